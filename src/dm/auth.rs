@@ -1,0 +1,1 @@
+//! Authentication: basic, MD5 digest and HMAC credentials (digest 7.8).

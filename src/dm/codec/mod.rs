@@ -1,0 +1,1 @@
+//! SyncML DM message model and its XML and WBXML codecs.

@@ -1,0 +1,1 @@
+//! Package #0: the server-alerted notification (digest 7.2).

@@ -1,0 +1,1 @@
+//! Management objects: SCOMO, DevInfo, DevDetail and DMAcc.

@@ -1,0 +1,1 @@
+//! In-memory test doubles of the platform traits (feature `mock`).

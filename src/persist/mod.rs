@@ -1,0 +1,1 @@
+//! Durable records and persistence backends.

@@ -1,0 +1,1 @@
+//! Platform traits implemented by firmware: component store, state store, installer, randomness.

@@ -1,0 +1,1 @@
+//! The management tree: URIs, nodes, properties, ACLs and DM command semantics.
