@@ -1,6 +1,11 @@
 //! The main job. Until the management tree lands, this prints the code tables the
 //! protocol layers share.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use scomo::codes::{ResultCode, StatusCode};
 

@@ -94,7 +94,11 @@ fn setup() -> Result {
         run("rustup", &args, &[])?;
     }
     for component in ["rustfmt", "clippy"] {
-        let probe = if component == "rustfmt" { "cargo-fmt" } else { "cargo-clippy" };
+        let probe = if component == "rustfmt" {
+            "cargo-fmt"
+        } else {
+            "cargo-clippy"
+        };
         if !have(probe) {
             run("rustup", &["component", "add", component], &[])?;
         }
@@ -138,12 +142,28 @@ fn test() -> Result {
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
     run(
         "cargo",
-        &["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     run(
         "cargo",
-        &["clippy", "-p", "scomo", "--no-default-features", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "-p",
+            "scomo",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     run("cargo", &["test", "--workspace", "--all-features"], &[])?;
@@ -155,10 +175,20 @@ fn test() -> Result {
     for target in NO_STD_TARGETS {
         run(
             "cargo",
-            &["build", "-p", "scomo", "--no-default-features", "--target", target],
+            &[
+                "build",
+                "-p",
+                "scomo",
+                "--no-default-features",
+                "--target",
+                target,
+            ],
             &[],
         )?;
     }
-    eprintln!("\nall checks passed in {:.0} s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "\nall checks passed in {:.0} s",
+        start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
