@@ -17,6 +17,7 @@
 //! | [`mo`] | the management objects: SCOMO, DevInfo, DevDetail, DMAcc |
 //! | [`dm`] | the OMA DM protocol: SyncML codecs (XML, WBXML), Package #0, authentication |
 //! | [`platform`] | the traits firmware implements: component store, state store, installer, RNG |
+//! | [`ops`] | the operation executor: jobs, journal, outbox, downloads |
 //! | [`persist`] | durable records and a ready backend over any NOR flash |
 //!
 //! The core never touches the network and never reads a clock: it says what to send or
@@ -30,6 +31,7 @@ extern crate std;
 pub mod codes;
 pub mod dm;
 pub mod mo;
+pub mod ops;
 pub mod persist;
 pub mod platform;
 pub mod tree;
