@@ -362,17 +362,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn default_consent_accepts_and_forwarding_through_mut_ref_keeps_answers() {
-        let mut installer = Defaults;
-        let mut by_ref = &mut installer;
+    fn drive<I: Installer>(mut installer: I) -> [Result<Outcome, I::Error>; 3] {
         let ask = ConsentRequest {
             op: InstallerOp::Remove,
             target: "c1",
         };
-        assert_eq!(by_ref.consent(&ask), Consent::Accept);
-        assert_eq!(by_ref.activate("c1"), Ok(Outcome::Done));
-        assert_eq!(by_ref.deactivate("c1"), Ok(Outcome::Pending));
-        assert_eq!(by_ref.remove("c1"), Ok(Outcome::RebootRequired));
+        assert_eq!(installer.consent(&ask), Consent::Accept);
+        [
+            installer.activate("c1"),
+            installer.deactivate("c1"),
+            installer.remove("c1"),
+        ]
+    }
+
+    #[test]
+    fn default_consent_accepts_and_forwarding_through_mut_ref_keeps_answers() {
+        let mut installer = Defaults;
+        assert_eq!(
+            drive(&mut installer),
+            [
+                Ok(Outcome::Done),
+                Ok(Outcome::Pending),
+                Ok(Outcome::RebootRequired)
+            ]
+        );
     }
 }
