@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod firmware;
+
 /// The targets the core must build for without `std`.
 const NO_STD_TARGETS: &[&str] = &[
     "thumbv6m-none-eabi",
@@ -17,18 +19,29 @@ const NO_STD_TARGETS: &[&str] = &[
     "riscv32imac-unknown-none-elf",
 ];
 
-/// Debian packages the tests need: each entry is (a program that proves it is there, package).
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("xml2wbxml", "libwbxml2-utils")];
+/// Debian packages the tests need: each entry is (a program, or an absolute path, that proves
+/// it is there, package).
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[
+    ("xml2wbxml", "libwbxml2-utils"),
+    ("qemu-system-arm", "qemu-system-arm"),
+    ("arm-none-eabi-gcc", "gcc-arm-none-eabi"),
+    (
+        "/usr/lib/arm-none-eabi/newlib/libc.a",
+        "libnewlib-arm-none-eabi",
+    ),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("setup") => setup(),
+        Some("size") => setup().and_then(|()| firmware::size()),
         _ => {
-            eprintln!("usage: cargo xtask <test|setup>");
+            eprintln!("usage: cargo xtask <test|setup|size>");
             eprintln!("  test   install what is missing, then run every check and test");
             eprintln!("  setup  only install what is missing");
+            eprintln!("  size   build the min-size firmware image and report flash and RAM");
             return ExitCode::from(2);
         }
     };
@@ -69,6 +82,9 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result {
 }
 
 fn have(program: &str) -> bool {
+    if program.starts_with('/') {
+        return Path::new(program).exists();
+    }
     Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .output()
@@ -186,6 +202,8 @@ fn test() -> Result {
             &[],
         )?;
     }
+    firmware::test()?;
+    firmware::size()?;
     eprintln!(
         "\nall checks passed in {:.0} s",
         start.elapsed().as_secs_f64()

@@ -1,0 +1,11 @@
+//! The host side of the firmware's serial line.
+//!
+//! [`qemu::run`] starts a firmware image under QEMU with its UART0 connected to a TCP socket
+//! this process listens on, hands the connected stream to a server function, and waits for
+//! the firmware's exit code with a deadline: a hang kills QEMU and reports exit code 124.
+//!
+//! The listener is bound to `127.0.0.1:0` *before* QEMU starts and QEMU connects as the
+//! client (`-chardev socket,...,nodelay=on`), so there is no fixed port, no race with
+//! parallel runs, and no byte is lost before the host is ready.
+
+pub mod qemu;

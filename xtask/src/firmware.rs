@@ -1,0 +1,310 @@
+//! The microcontroller side: the `firmware/` workspace's checks, its on-target tests under
+//! QEMU (through the host serial bridge, `bridge/`), and the size report.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{Result, root};
+
+/// A board the firmware runs on: its QEMU machine, its target, and the cargo feature of the
+/// `scomo-qemu` package that selects it.
+struct Board {
+    machine: &'static str,
+    target: &'static str,
+    feature: &'static str,
+}
+
+/// Every board, each with its own CPU: Cortex-M3, Cortex-M4F and Cortex-M0.
+const BOARDS: &[Board] = &[
+    Board {
+        machine: "lm3s6965evb",
+        target: "thumbv7m-none-eabi",
+        feature: "scomo-qemu/lm3s6965",
+    },
+    Board {
+        machine: "mps2-an386",
+        target: "thumbv7em-none-eabihf",
+        feature: "scomo-qemu/mps2",
+    },
+    Board {
+        machine: "microbit",
+        target: "thumbv6m-none-eabi",
+        feature: "scomo-qemu/microbit",
+    },
+];
+
+/// The longest one firmware image may run under QEMU before the bridge kills it.
+const QEMU_DEADLINE_S: &str = "60";
+
+/// The longest one `cargo` step of the firmware may take, builds included; a backstop for a
+/// hang outside QEMU (the bridge's own deadline catches hangs of the firmware).
+const STEP_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
+/// The image the size report measures, and the file that says what it links.
+const SIZE_IMAGE: &str = "size-probe";
+const SIZE_IMAGE_SOURCE: &str = "size-probe/src/main.rs";
+
+fn dir() -> PathBuf {
+    root().join("firmware")
+}
+
+/// Runs `cargo` in `firmware/` (so its `.cargo/config.toml` applies), echoing the command,
+/// and kills it when it outlives [`STEP_DEADLINE`].
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result {
+    eprintln!("\n==> (firmware) cargo {}", args.join(" "));
+    let start = Instant::now();
+    let mut child = Command::new("cargo")
+        .args(args)
+        .envs(envs.iter().copied())
+        .current_dir(dir())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo: {e}"))?;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if start.elapsed() > STEP_DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "`cargo {}` in firmware/ did not end within {} s: killed",
+                args.join(" "),
+                STEP_DEADLINE.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("    ({:.1} s)", start.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`cargo {}` in firmware/ failed ({status})",
+            args.join(" ")
+        ))
+    }
+}
+
+/// Formatting and clippy (`-D warnings`) for every board, then the on-target tests of every
+/// board under QEMU.
+pub fn test() -> Result {
+    cargo(&["fmt", "--all", "--", "--check"], &[])?;
+    for board in BOARDS {
+        cargo(
+            &[
+                "clippy",
+                "--all-targets",
+                "--target",
+                board.target,
+                "--no-default-features",
+                "--features",
+                board.feature,
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        )?;
+    }
+    // The runner builds the bridge itself when needed; building it first keeps its compile
+    // time out of the first QEMU run.
+    crate::run("cargo", &["build", "--quiet", "-p", "scomo-bridge"], &[])?;
+    for board in BOARDS {
+        eprintln!(
+            "\n--- on-target tests on {} ({})",
+            board.machine, board.target
+        );
+        cargo(
+            &[
+                "test",
+                "--target",
+                board.target,
+                "--no-default-features",
+                "--features",
+                board.feature,
+            ],
+            &[("SCOMO_QEMU_TIMEOUT", QEMU_DEADLINE_S)],
+        )?;
+    }
+    Ok(())
+}
+
+/// Sizes of an ELF image's sections, in bytes.
+#[derive(Default)]
+struct Sections {
+    vector_table: u64,
+    text: u64,
+    rodata: u64,
+    data: u64,
+    bss: u64,
+    uninit: u64,
+}
+
+impl Sections {
+    /// Everything stored in flash: the vector table, code, constants and the initial values
+    /// of `.data`.
+    fn flash(&self) -> u64 {
+        self.vector_table + self.text + self.rodata + self.data
+    }
+
+    /// Static RAM: `.data`, `.bss` and `.uninit` (the stack is not counted).
+    fn ram(&self) -> u64 {
+        self.data + self.bss + self.uninit
+    }
+}
+
+fn output(program: &str, args: &[&str]) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Section sizes from `arm-none-eabi-size -A`.
+fn sections(elf: &Path) -> Result<Sections> {
+    let text = output("arm-none-eabi-size", &["-A", "-d", &elf.to_string_lossy()])?;
+    let mut s = Sections::default();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(name), Some(size)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(size) = size.parse::<u64>() else {
+            continue;
+        };
+        match name {
+            ".vector_table" => s.vector_table += size,
+            ".text" | ".gnu.sgstubs" => s.text += size,
+            ".rodata" => s.rodata += size,
+            ".data" => s.data += size,
+            ".bss" => s.bss += size,
+            ".uninit" => s.uninit += size,
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// Code and constant bytes per crate, from the symbol table (`arm-none-eabi-nm`): the crate
+/// is the first path segment of each demangled symbol; symbols with no path (startup code,
+/// the vector table) count as `(startup)`. After LTO, a function inlined into another counts
+/// in the crate of the function it was inlined into.
+fn by_crate(elf: &Path) -> Result<Vec<(String, u64)>> {
+    let text = output(
+        "arm-none-eabi-nm",
+        &["--print-size", "--size-sort", "-C", &elf.to_string_lossy()],
+    )?;
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(_addr), Some(size), Some(kind)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !matches!(kind, "t" | "T" | "r" | "R") {
+            continue;
+        }
+        let Ok(size) = u64::from_str_radix(size, 16) else {
+            continue;
+        };
+        let name: String = fields.collect::<Vec<_>>().join(" ");
+        let name = name.trim_start_matches('<');
+        let krate = match name.split_once("::") {
+            Some((krate, _)) => krate.to_string(),
+            None => "(startup)".to_string(),
+        };
+        match totals.iter_mut().find(|(k, _)| *k == krate) {
+            Some((_, total)) => *total += size,
+            None => totals.push((krate, size)),
+        }
+    }
+    totals.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
+    Ok(totals)
+}
+
+/// What the size image links, as its source says (the `//! - ` lines).
+fn links() -> Result<Vec<String>> {
+    let path = dir().join(SIZE_IMAGE_SOURCE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! - "))
+        .map(str::to_string)
+        .collect())
+}
+
+/// `cargo xtask size`: builds the size image with the `min-size` profile for each CPU and
+/// prints its flash and static RAM, with a breakdown.
+pub fn size() -> Result {
+    let mut rows = Vec::new();
+    for board in BOARDS {
+        cargo(
+            &[
+                "build",
+                "--quiet",
+                "-p",
+                SIZE_IMAGE,
+                "--profile",
+                "min-size",
+                "--target",
+                board.target,
+            ],
+            &[],
+        )?;
+        let elf = dir()
+            .join("target")
+            .join(board.target)
+            .join("min-size")
+            .join(SIZE_IMAGE);
+        rows.push((board.target, sections(&elf)?, by_crate(&elf)?));
+    }
+    println!(
+        "\nsize report: image `{SIZE_IMAGE}` (firmware/{SIZE_IMAGE_SOURCE}), profile min-size \
+         (opt-level \"z\", LTO, codegen-units 1, panic abort), no console, no logs"
+    );
+    println!("it links, and so measures, only:");
+    for line in links()? {
+        println!("  - {line}");
+    }
+    println!(
+        "\n  {:<24} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8}",
+        "target", "flash", "vectors", "text", "rodata", "data", "RAM", "data", "bss"
+    );
+    for (target, s, _) in &rows {
+        println!(
+            "  {:<24} {:>8} {:>8} {:>8} {:>8} {:>8} | {:>8} {:>8} {:>8}",
+            target,
+            s.flash(),
+            s.vector_table,
+            s.text,
+            s.rodata,
+            s.data,
+            s.ram(),
+            s.data,
+            s.bss + s.uninit
+        );
+    }
+    println!(
+        "  (bytes; flash = vectors + text + rodata + data's initial values; RAM = data + bss, \
+         stack not counted)"
+    );
+    for (target, _, crates) in &rows {
+        let parts: Vec<String> = crates.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!(
+            "  code+rodata by symbol's crate, {target} (inlined code counts where it was inlined): {}",
+            parts.join(", ")
+        );
+    }
+    Ok(())
+}
