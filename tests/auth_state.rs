@@ -13,6 +13,7 @@ use scomo::dm::auth::{
     Account, AuthError, AuthScheme, AuthState, Challenge, Credential, HeaderOutcome,
     MAX_CHALLENGE_RETRIES, MAX_NONCE_LEN, NONCE_LEN, md5_credential, write_hmac_header,
 };
+use scomo::platform::{Rng, RngErrorKind};
 
 const CLIENT: Account<'static> = Account {
     name: "Bruce2",
@@ -285,29 +286,65 @@ fn other_statuses_leave_authentication_alone() {
     assert_eq!(s, before);
 }
 
+/// A splitmix64 stream standing in for the platform's random source; it can be told to fail.
+struct SplitMix {
+    state: u64,
+    calls: usize,
+    fail: bool,
+}
+
+impl Rng for SplitMix {
+    type Error = RngErrorKind;
+
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RngErrorKind> {
+        self.calls += 1;
+        if self.fail {
+            return Err(RngErrorKind::Unavailable);
+        }
+        for chunk in buf.chunks_mut(8) {
+            self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes()[..chunk.len()]);
+        }
+        Ok(())
+    }
+}
+
 #[test]
-fn issued_server_nonces_are_16_random_bytes_stored_and_returned_as_base64() {
+fn each_issued_server_nonce_is_16_fresh_random_bytes_stored_and_returned_as_base64() {
     let mut s = md5_state();
-    let mut counter = 0u64;
+    let mut rng = SplitMix {
+        state: 1,
+        calls: 0,
+        fail: false,
+    };
     let mut seen = std::collections::HashSet::new();
-    for _ in 0..10_000 {
-        let text = s.issue_server_nonce(|buf: &mut [u8]| {
-            assert_eq!(buf.len(), NONCE_LEN);
-            counter += 1;
-            // A splitmix64 stream stands in for the platform's random source.
-            for chunk in buf.chunks_mut(8) {
-                let mut z = counter.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes()[..chunk.len()]);
-                counter += 1;
-            }
-        });
-        assert_eq!(b64(s.server_nonce()), text.as_str());
+    for i in 0..10_000 {
+        let text = s.issue_server_nonce(&mut rng).unwrap();
+        assert_eq!(rng.calls, i + 1, "one draw per nonce");
         assert_eq!(s.server_nonce().len(), NONCE_LEN);
+        assert_eq!(b64(s.server_nonce()), text.as_str());
         assert!(seen.insert(s.server_nonce().to_vec()), "nonce repeated");
     }
     assert!(s.needs_persisting());
+}
+
+#[test]
+fn a_failing_random_source_leaves_the_server_nonce_unchanged() {
+    let mut s = md5_state();
+    let before = s.clone();
+    let mut rng = SplitMix {
+        state: 1,
+        calls: 0,
+        fail: true,
+    };
+    assert_eq!(
+        s.issue_server_nonce(&mut rng),
+        Err(RngErrorKind::Unavailable)
+    );
+    assert_eq!(s, before);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use super::hash::{B64, B64Text, Credential, basic_credential, md5_credential, ve
 use super::hmac::{HmacHeader, verify_hmac, write_hmac_header};
 use super::{Account, AuthError, AuthScheme};
 use crate::codes::StatusCode;
+use crate::platform::Rng;
 
 /// Length in bytes of the nonces we generate (OMA DM asks for at least 128 bits).
 pub const NONCE_LEN: usize = 16;
@@ -295,18 +296,24 @@ impl AuthState {
         Ok(HeaderOutcome::Resend)
     }
 
-    /// Generates a fresh server nonce of [`NONCE_LEN`] bytes with `fill` (the platform's
-    /// random source: it must fill the whole slice with unpredictable bytes), stores it, and
-    /// returns its base64 text for the `NextNonce` of the `Chal` we send. Use one per
-    /// session, and one per message with HMAC. Persist the record before sending it.
-    pub fn issue_server_nonce(&mut self, mut fill: impl FnMut(&mut [u8])) -> B64Text {
+    /// Generates a fresh server nonce of [`NONCE_LEN`] bytes from the platform's random
+    /// source, stores it, and returns its base64 text for the `NextNonce` of the `Chal` we
+    /// send. Use one per session, and one per message with HMAC. Persist the record before
+    /// sending it.
+    ///
+    /// # Errors
+    /// The source's error; the state is then unchanged.
+    pub fn issue_server_nonce<R: Rng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<B64Text, R::Error> {
         let mut bytes = [0u8; NONCE_LEN];
-        fill(&mut bytes);
+        rng.fill(&mut bytes)?;
         self.server_nonce.clear();
         // NONCE_LEN <= MAX_NONCE_LEN, so this cannot fail.
         let _ = self.server_nonce.extend_from_slice(&bytes);
         self.dirty = true;
-        B64Text::encode(&bytes)
+        Ok(B64Text::encode(&bytes))
     }
 
     /// Verifies the server's `SyncHdr/Cred` (basic or MD5, with the server nonce) and
