@@ -1,2 +1,4 @@
-//! The operation executor and what it needs: download descriptors, install-notify reports.
+//! The operation executor and what it needs: download descriptors, install-notify reports,
+//! resumed downloads.
 pub mod dd;
+pub mod range;
