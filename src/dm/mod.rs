@@ -1,5 +1,6 @@
 //! The OMA DM 1.2 protocol engine: SyncML message model and codecs, Package #0,
 //! authentication.
+pub mod alert;
 pub mod auth;
 pub mod codec;
 pub mod pkg0;
