@@ -128,7 +128,7 @@ pub const APP_AUTHS: usize = 3;
 pub struct AppAuth {
     name: NodeName,
     level: AuthLevel,
-    fields: Fields<192>,
+    fields: Fields<160>,
 }
 
 impl AppAuth {

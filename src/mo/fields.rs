@@ -11,7 +11,7 @@ use crate::codes::StatusCode;
 /// record is absent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fields<const N: usize> {
-    bytes: heapless::Vec<u8, N>,
+    bytes: heapless::Vec<u8, N, u16>,
 }
 
 impl<const N: usize> Default for Fields<N> {

@@ -120,7 +120,7 @@ impl<'a> Acl<'a> {
 #[derive(Debug, Clone)]
 pub struct AclStore<const N: usize> {
     /// Records `[path len][acl len][path][acl]`, always well formed and UTF-8.
-    bytes: heapless::Vec<u8, N>,
+    bytes: heapless::Vec<u8, N, u16>,
 }
 
 impl<const N: usize> Default for AclStore<N> {
