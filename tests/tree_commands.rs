@@ -11,8 +11,8 @@ mod tree_common;
 
 use scomo::codes::StatusCode;
 use scomo::mo::{
-    AppAuthLeaf, AuthLevel, DeliveredState, DeployedLeaf, DownloadLeaf, DownloadStatus, MoVersion,
-    Primitive, Target,
+    AppAuthLeaf, AuthLevel, DeliveredState, DeployedLeaf, DownloadLeaf, DownloadStatus, EntryUri,
+    MoVersion, Primitive, Target,
 };
 use scomo::tree::{ExecRequest, Format, Item, UndoLog, UriLimits, Written};
 use tree_common::*;
@@ -878,6 +878,11 @@ fn exec_decodes_every_primitive() {
         ),
     ];
     for (uri, want) in cases {
+        let name = uri.split('/').rev().nth(2).unwrap();
+        assert_eq!(
+            EntryUri::operation("SCOMO", want, name).to_string(),
+            format!("./SCOMO/{uri}")
+        );
         let mut got = None;
         let code = t.exec(
             SRV,

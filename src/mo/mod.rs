@@ -21,8 +21,8 @@ pub use dmacc::{APP_AUTHS, AppAuth, AppAuthLeaf, AuthLevel, DMACC_SCHEMA, DmAcc,
 pub use fields::Fields;
 pub use scomo::{
     DELIVERED_BYTES, DEPLOYED_BYTES, DOWNLOAD_BYTES, DeliveredEntry, DeliveredLeaf, DeployedEntry,
-    DeployedLeaf, DownloadEntry, DownloadLeaf, MoVersion, NAME_CAP, NodeName, Primitive,
-    SCOMO_SCHEMA, Scomo, ScomoOp, Target,
+    DeployedLeaf, DownloadEntry, DownloadLeaf, EntryKind, EntryUri, MoVersion, NAME_CAP, NodeName,
+    Primitive, SCOMO_SCHEMA, Scomo, ScomoOp, Target,
 };
 pub use values::{DeliveredState, DeliveredStatus, DeployedState, DeployedStatus, DownloadStatus};
 

@@ -426,6 +426,117 @@ impl Primitive {
     fn from_row(row: u8) -> Option<Self> {
         Self::ROWS.iter().find(|(_, r)| *r == row).map(|(p, _)| *p)
     }
+
+    /// Every primitive, in table order.
+    pub fn all() -> impl Iterator<Item = Primitive> {
+        Self::ROWS.iter().map(|(p, _)| *p)
+    }
+
+    /// The kind of entry the primitive runs on.
+    pub fn entry_kind(self) -> EntryKind {
+        match self {
+            Primitive::Download
+            | Primitive::DownloadInstall
+            | Primitive::DownloadInstallInactive => EntryKind::Download,
+            Primitive::Install | Primitive::InstallInactive | Primitive::RemoveDelivered => {
+                EntryKind::Delivered
+            }
+            Primitive::Activate | Primitive::Deactivate | Primitive::RemoveDeployed => {
+                EntryKind::Deployed
+            }
+        }
+    }
+}
+
+/// The three lists of SCOMO entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EntryKind {
+    /// `Download/<X>`.
+    Download,
+    /// `Inventory/Delivered/<X>`.
+    Delivered,
+    /// `Inventory/Deployed/<X>`.
+    Deployed,
+}
+
+impl EntryKind {
+    fn row(self) -> u8 {
+        match self {
+            EntryKind::Download => DL_ENTRY,
+            EntryKind::Delivered => DV_ENTRY,
+            EntryKind::Deployed => DP_ENTRY,
+        }
+    }
+}
+
+/// The URI of a SCOMO entry, or of one of its operations, for a Generic Alert's Source
+/// and Target: prints `./<root>/Inventory/Deployed/<name>` or
+/// `./<root>/Download/<name>/Operations/DownloadInstall`.
+///
+/// ```
+/// use scomo::mo::{EntryKind, EntryUri, Primitive};
+///
+/// let source = EntryUri::operation("SCOMO", Primitive::DownloadInstall, "Pkg1");
+/// assert_eq!(source.to_string(), "./SCOMO/Download/Pkg1/Operations/DownloadInstall");
+/// let target = EntryUri::entry("SCOMO", EntryKind::Deployed, "Comp1");
+/// assert_eq!(target.to_string(), "./SCOMO/Inventory/Deployed/Comp1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryUri<'a> {
+    root: &'a str,
+    kind: EntryKind,
+    name: &'a str,
+    op: Option<Primitive>,
+}
+
+impl<'a> EntryUri<'a> {
+    /// The entry `name` of `kind` under the SCOMO root `root` (a path without `./`).
+    pub fn entry(root: &'a str, kind: EntryKind, name: &'a str) -> Self {
+        EntryUri {
+            root,
+            kind,
+            name,
+            op: None,
+        }
+    }
+
+    /// The executable node of `op` on entry `name`.
+    pub fn operation(root: &'a str, op: Primitive, name: &'a str) -> Self {
+        EntryUri {
+            root,
+            kind: op.entry_kind(),
+            name,
+            op: Some(op),
+        }
+    }
+}
+
+impl core::fmt::Display for EntryUri<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "./{}", self.root)?;
+        // The containers above the entry, from the table: at most two (Inventory/Delivered).
+        let mut above: [&str; 2] = [""; 2];
+        let mut row = SCOMO_SCHEMA
+            .get(usize::from(self.kind.row()))
+            .map_or(0, |s| s.parent);
+        for slot in above.iter_mut().rev() {
+            if row == 0 {
+                break;
+            }
+            let spec = SCOMO_SCHEMA.get(usize::from(row));
+            *slot = spec.map_or("", |s| s.name);
+            row = spec.map_or(0, |s| s.parent);
+        }
+        for name in above.iter().filter(|n| !n.is_empty()) {
+            write!(f, "/{name}")?;
+        }
+        write!(f, "/{}", self.name)?;
+        if let Some(op) = self.op {
+            write!(f, "/Operations/{}", op.node_name())?;
+        }
+        Ok(())
+    }
 }
 
 /// The entry a SCOMO Exec targets.

@@ -1133,3 +1133,67 @@ impl Out<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::schema::{AccessTypes, Occurrence};
+
+    fn leaf(format: Format, max_len: u16) -> NodeSpec {
+        NodeSpec::leaf("L", 0, format, Occurrence::One, AccessTypes::GAR, max_len)
+    }
+
+    #[test]
+    fn values_are_checked_against_the_node_format() {
+        let b = leaf(Format::Bool, 0);
+        assert_eq!(convert(&b, Item::new(b"true")), Ok(Value::Bool(true)));
+        assert_eq!(convert(&b, Item::new(b"false")), Ok(Value::Bool(false)));
+        // A bool is `true` or `false`, nothing else: 400.
+        for bad in [&b"TRUE"[..], b"1", b"", b"yes"] {
+            assert_eq!(convert(&b, Item::new(bad)), Err(StatusCode::BadRequest));
+        }
+        let i = leaf(Format::Int, 0);
+        assert_eq!(convert(&i, Item::new(b"-42")), Ok(Value::Int(-42)));
+        assert_eq!(convert(&i, Item::new(b"4x")), Err(StatusCode::BadRequest));
+        assert_eq!(
+            convert(&i, Item::chr("42")),
+            Err(StatusCode::UnsupportedMediaType)
+        );
+        let n = leaf(Format::Null, 0);
+        assert_eq!(convert(&n, Item::new(b"")), Ok(Value::Null));
+        assert_eq!(convert(&n, Item::new(b"x")), Err(StatusCode::BadRequest));
+        let c = leaf(Format::Chr, 3);
+        assert_eq!(convert(&c, Item::new(b"abc")), Ok(Value::Text("abc")));
+        assert_eq!(
+            convert(&c, Item::new(b"abcd")),
+            Err(StatusCode::RequestEntityTooLarge)
+        );
+        assert_eq!(convert(&c, Item::new(&[0xc3])), Err(StatusCode::BadRequest));
+    }
+
+    #[test]
+    fn integers_print_in_decimal() {
+        let mut buf = [0u8; 24];
+        for (n, text) in [
+            (0i64, "0"),
+            (10, "10"),
+            (-7, "-7"),
+            (i64::MIN, "-9223372036854775808"),
+        ] {
+            let mut out = Out {
+                buf: &mut buf,
+                len: 0,
+            };
+            out.int(n).unwrap();
+            let len = out.len;
+            assert_eq!(&buf[..len], text.as_bytes());
+        }
+    }
+
+    #[test]
+    fn default_tree_fits_its_ram_share() {
+        // DESIGN.md budgets 12 KiB static RAM for the whole core, 4 KiB of it message
+        // buffers; the default tree must leave room for the rest.
+        assert!(core::mem::size_of::<Tree>() <= 5 * 1024);
+    }
+}
