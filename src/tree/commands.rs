@@ -427,20 +427,27 @@ impl<const DL: usize, const DV: usize, const DP: usize, const ACL: usize> Tree<D
         if create {
             self.obj_mut(mount)
                 .create(usize::from(first), &parent, entry_name)?;
+        }
+        let external = match self.write_value(mount, path, value) {
+            Ok(external) => external,
+            Err(code) => {
+                if create {
+                    // Take the new entry away again: the command fails as a whole.
+                    if let Ok(Place::In(m, node)) = self.find(entry_path).map(|w| w.place) {
+                        let _ = self.obj_mut(m).remove(&node);
+                    }
+                }
+                return Err(code);
+            }
+        };
+        if create {
+            // ACLs left below a node of this name by an earlier one are stale.
             self.acls.remove_subtree(entry_path);
             if auto_acl {
                 self.acls.set(entry_path, &acl_buf)?;
             }
         }
-        let written = self.write_value(mount, path, value);
-        if written.is_err() && create {
-            // Take the new entry away again: the command fails as a whole.
-            if let Ok(Place::In(m, node)) = self.find(entry_path).map(|w| w.place) {
-                let _ = self.obj_mut(m).remove(&node);
-            }
-            self.acls.remove_subtree(entry_path);
-        }
-        Ok(if written? {
+        Ok(if external {
             Written::External { package: unit_name }
         } else {
             Written::Stored
