@@ -137,7 +137,7 @@ impl<const N: usize> AclStore<N> {
         }
     }
 
-    /// Every (path, ACL) record, in the order they were set.
+    /// Every (path, ACL) record, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         Records(&self.bytes).map(|(_, p, a)| (p, a))
     }
@@ -183,13 +183,27 @@ impl<const N: usize> AclStore<N> {
         if acl.is_empty() {
             return Ok(());
         }
+        // Records stay sorted by path, so that equal stores are equal bytes.
+        let at = Records(&self.bytes)
+            .take_while(|(_, p, _)| *p < path)
+            .map(|(len, _, _)| len)
+            .sum::<usize>();
+        let old = self.bytes.len();
+        let need = 2 + path.len() + acl.len();
+        self.bytes
+            .resize(old + need, 0)
+            .map_err(|_| StatusCode::DeviceFull)?;
+        self.bytes.copy_within(at..old, at + need);
+        let record = self
+            .bytes
+            .get_mut(at..at + need)
+            .ok_or(StatusCode::DeviceFull)?;
+        let (head, rest) = record.split_at_mut(2);
         // Both lengths were checked to fit in a byte and the record to fit in N.
-        let head = [path.len() as u8, acl.len() as u8];
-        for part in [&head[..], path.as_bytes(), acl.as_bytes()] {
-            self.bytes
-                .extend_from_slice(part)
-                .map_err(|_| StatusCode::DeviceFull)?;
-        }
+        head.copy_from_slice(&[path.len() as u8, acl.len() as u8]);
+        let (p, a) = rest.split_at_mut(path.len());
+        p.copy_from_slice(path.as_bytes());
+        a.copy_from_slice(acl.as_bytes());
         Ok(())
     }
 
@@ -319,6 +333,12 @@ mod tests {
         s.remove_subtree("A/B");
         let left: heapless::Vec<&str, 8> = s.iter().map(|(p, _)| p).collect();
         assert_eq!(left.as_slice(), ["A", "A/BC", "D"]);
+        // Sorted whatever the order of setting: equal stores are equal bytes.
+        let mut t = AclStore::<128>::new();
+        for p in ["D", "A/BC", "A"] {
+            t.set(p, "Get=*").unwrap();
+        }
+        assert_eq!(t.bytes, s.bytes);
     }
 
     #[test]
