@@ -69,8 +69,8 @@ impl Meta {
 /// | Meta offset | Bytes | Field |
 /// |---|---|---|
 /// | 0 | 24 | begin record: `"SCPK"`, layout 1, 0, key (u16 LE), declared size (u64 LE), 4 zero bytes, CRC-32 of the 20 bytes before |
-/// | 24 (padded) | 16 | commit record: `"SCOK"`, length (u64 LE), CRC-32 of the 12 bytes before |
-/// | +16 (padded) | `WRITE_SIZE` each | one progress marker per data page: programmed (any byte not erased) once that page is full |
+/// | 24 (padded) | `WRITE_SIZE` each | one progress marker per data page: programmed (any byte not erased) once that page is full |
+/// | after the markers | 16 (padded) each | commit slots, to the end of the page: `"SCOK"`, length (u64 LE), CRC-32 of the 12 bytes before |
 ///
 /// # Algorithm and power loss
 ///
@@ -84,15 +84,21 @@ impl Meta {
 ///   programmed only after its page is complete, so a torn marker still marks a complete
 ///   page. [`resume`](ComponentStore::resume) after a reboot restarts at the durable
 ///   offset: it erases that one page and writes it again.
-/// - **commit**: program the last (padded) unit, then the commit record. A torn commit
-///   record fails its CRC: the package is still partial and resumable.
+/// - **commit**: program the last (padded) unit, then a commit record into the first erased
+///   commit slot. The package is complete once a slot holds an intact record. A torn commit
+///   record fails its CRC: the package is still partial and resumable, and the next commit
+///   uses the next slot (commit fails with `Corrupted` once every slot holds a torn record:
+///   that takes one cut inside every commit attempt; begin the package again then).
 /// - **abort / delete**: erase the meta page; the data pages are left for the next begin.
+///
+/// On real flash a torn marker may read as erased; the page is then written again and its
+/// marker programmed a second time with the same value, which NOR flash tolerates.
 ///
 /// # Geometry
 ///
 /// `WRITE_SIZE` and `READ_SIZE` must divide 64; each slot needs a meta page and at least one
-/// data page; the meta page must hold `24 + 16` bytes (padded) plus one write unit per data
-/// page. Otherwise [`new`](Self::new) fails with [`NorStoreError::Geometry`].
+/// data page; the meta page must hold the begin record, one write unit per data page and
+/// two commit slots. Otherwise [`new`](Self::new) fails with [`NorStoreError::Geometry`].
 #[derive(Debug)]
 pub struct NorComponentStore<F> {
     flash: F,
@@ -119,7 +125,7 @@ impl<F: NorFlash> NorComponentStore<F> {
             .map(|s| s / page * page)
             .ok_or(NorStoreError::Geometry)?;
         let data_pages = (slot_size / page).saturating_sub(1);
-        let meta_needed = Self::BEGIN_SIZE + Self::COMMIT_SIZE + data_pages * Self::WRITE;
+        let meta_needed = Self::BEGIN_SIZE + data_pages * Self::WRITE + 2 * Self::COMMIT_SIZE;
         if data_pages == 0 || meta_needed > page {
             return Err(NorStoreError::Geometry);
         }
@@ -160,14 +166,45 @@ impl<F: NorFlash> NorComponentStore<F> {
             .ok()
             .and_then(|p| p.checked_mul(Self::WRITE))
             .ok_or(StorageErrorKind::Corrupted)?;
-        nor::addr(
-            self.meta_base(key),
-            Self::BEGIN_SIZE + Self::COMMIT_SIZE + offset,
-        )
+        nor::addr(self.meta_base(key), Self::BEGIN_SIZE + offset)
     }
 
     fn data_pages(&self) -> u64 {
         u64::from(self.slot_size) / Self::PAGE as u64 - 1
+    }
+
+    /// Meta page offset of the first commit slot.
+    fn commit_base(&self) -> usize {
+        // data_pages * WRITE fits in a page: checked in `new`.
+        Self::BEGIN_SIZE + self.data_pages() as usize * Self::WRITE
+    }
+
+    /// How many commit slots the meta page has (at least 2, checked in `new`).
+    fn commit_slots(&self) -> usize {
+        (Self::PAGE - self.commit_base()) / Self::COMMIT_SIZE
+    }
+
+    /// Reads commit slot `index` of `key`: the committed length if the slot holds an
+    /// intact record, `Err(true)` if it is erased, `Err(false)` if it holds a torn write.
+    fn commit_slot(&mut self, key: u16, index: usize) -> Result<Result<u64, bool>, NorStoreError> {
+        let at = nor::addr(
+            self.meta_base(key),
+            self.commit_base() + index * Self::COMMIT_SIZE,
+        )?;
+        let mut raw = [0u8; CHUNK];
+        let raw = raw
+            .get_mut(..Self::COMMIT_SIZE)
+            .ok_or(NorStoreError::Geometry)?;
+        nor::read(&mut self.flash, at, raw)?;
+        if raw.iter().all(|&b| b == self.erased) {
+            return Ok(Err(true));
+        }
+        let intact =
+            raw.get(..4) == Some(&COMMIT_MAGIC[..]) && raw.get(..12).map(crc32) == le_u32(raw, 12);
+        Ok(match le_u64(raw, 4) {
+            Some(len) if intact => Ok(len),
+            _ => Err(false),
+        })
     }
 
     /// Reads the meta page of `key`: `None` when its begin record is not intact.
@@ -175,66 +212,29 @@ impl<F: NorFlash> NorComponentStore<F> {
         let base = self.meta_base(key);
         let mut begin = [0u8; BEGIN];
         nor::read(&mut self.flash, base, &mut begin)?;
-        let (body, crc) = begin.split_at(BEGIN - 4);
-        let [
-            m0,
-            m1,
-            m2,
-            m3,
-            layout,
-            _,
-            k0,
-            k1,
-            d0,
-            d1,
-            d2,
-            d3,
-            d4,
-            d5,
-            d6,
-            d7,
-            ..,
-        ] = begin;
-        let intact = [m0, m1, m2, m3] == BEGIN_MAGIC
-            && layout == LAYOUT
-            && u16::from_le_bytes([k0, k1]) == key
-            && crc == crc32(body).to_le_bytes();
-        if !intact {
+        let intact = begin.get(..4) == Some(&BEGIN_MAGIC[..])
+            && begin.get(4) == Some(&LAYOUT)
+            && le_u16(&begin, 6) == Some(key)
+            && begin.get(..BEGIN - 4).map(crc32) == le_u32(&begin, BEGIN - 4);
+        let Some(declared) = le_u64(&begin, 8).filter(|_| intact) else {
             return Ok(None);
-        }
-        let declared = u64::from_le_bytes([d0, d1, d2, d3, d4, d5, d6, d7]);
+        };
         if declared > self.slot_capacity() {
             return Err(StorageErrorKind::Corrupted.into());
         }
-        let mut commit = [0u8; COMMIT];
-        nor::read(
-            &mut self.flash,
-            nor::addr(base, Self::BEGIN_SIZE)?,
-            &mut commit,
-        )?;
-        let [
-            m0,
-            m1,
-            m2,
-            m3,
-            l0,
-            l1,
-            l2,
-            l3,
-            l4,
-            l5,
-            l6,
-            l7,
-            c0,
-            c1,
-            c2,
-            c3,
-        ] = commit;
-        let len = u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
-        let committed = ([m0, m1, m2, m3] == COMMIT_MAGIC
-            && commit.get(..12).map(crc32) == Some(u32::from_le_bytes([c0, c1, c2, c3]))
-            && len <= declared)
-            .then_some(len);
+        // The first intact commit record; torn ones (cut during a commit) are skipped.
+        let mut committed = None;
+        for index in 0..self.commit_slots() {
+            match self.commit_slot(key, index)? {
+                Ok(len) if len <= declared => {
+                    committed = Some(len);
+                    break;
+                }
+                Ok(_) => return Err(StorageErrorKind::Corrupted.into()),
+                Err(true) => break,
+                Err(false) => {}
+            }
+        }
         // Whole pages only, and never past the declared size.
         let limit = (declared / Self::PAGE as u64).min(self.data_pages());
         let mut pages = 0;
@@ -479,7 +479,10 @@ impl<F: NorFlash> NorPackageWriter<'_, F> {
             self.program(run)?;
             rest = after;
         }
-        if let Some(slot) = self.tail.get_mut(..rest.len()) {
+        // Fewer bytes than a write unit are left; the tail is empty here unless `rest` is.
+        if !rest.is_empty()
+            && let Some(slot) = self.tail.get_mut(..rest.len())
+        {
             slot.copy_from_slice(rest);
             self.tail_len = rest.len();
         }
@@ -558,11 +561,21 @@ impl<F: NorFlash> PackageWriter for NorPackageWriter<'_, F> {
             }
             let size = NorComponentStore::<F>::COMMIT_SIZE;
             let record = record.get(..size).ok_or(NorStoreError::Geometry)?;
+            // The first erased commit slot: earlier ones hold torn commits.
+            let store = &mut *writer.store;
+            let mut free = None;
+            for index in 0..store.commit_slots() {
+                if store.commit_slot(writer.key, index)? == Err(true) {
+                    free = Some(index);
+                    break;
+                }
+            }
+            let index = free.ok_or(StorageErrorKind::Corrupted)?;
             let at = nor::addr(
-                writer.store.meta_base(writer.key),
-                NorComponentStore::<F>::BEGIN_SIZE,
+                store.meta_base(writer.key),
+                store.commit_base() + index * size,
             )?;
-            writer.store.flash.write(at, record).map_err(flash_error)?;
+            store.flash.write(at, record).map_err(flash_error)?;
             Ok(PackageInfo {
                 state: PackageState::Complete,
                 declared_size: writer.declared,
@@ -622,4 +635,19 @@ impl<F: NorFlash> PackageReader for NorPackageReader<'_, F> {
     fn size(&self) -> u64 {
         self.size
     }
+}
+
+/// The little-endian `u16` at `at`.
+fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// The little-endian `u32` at `at`.
+fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The little-endian `u64` at `at`.
+fn le_u64(bytes: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
