@@ -195,34 +195,39 @@ fn sections(elf: &Path) -> Result<Sections> {
     Ok(s)
 }
 
-/// Code and constant bytes per crate, from the symbol table (`arm-none-eabi-nm`): the crate
-/// is the first path segment of each demangled symbol; symbols with no path (startup code,
-/// the vector table) count as `(startup)`. After LTO, a function inlined into another counts
-/// in the crate of the function it was inlined into.
+/// Code and constant bytes per crate, from the symbol table (`arm-none-eabi-nm`), one symbol
+/// per address (aliases such as `memcpy` count once). The crate is the first path segment of
+/// the demangled name (for `<T as Trait>::f`, of `T`, or of `Trait` when `T` has no path);
+/// symbols without a path are cortex-m-rt's startup code and the vector table. After LTO, a
+/// function inlined into another counts in the crate of the function it was inlined into.
 fn by_crate(elf: &Path) -> Result<Vec<(String, u64)>> {
     let text = output(
         "arm-none-eabi-nm",
         &["--print-size", "--size-sort", "-C", &elf.to_string_lossy()],
     )?;
-    let mut totals: Vec<(String, u64)> = Vec::new();
+    let mut symbols: Vec<(u64, u64, String)> = Vec::new();
     for line in text.lines() {
         let mut fields = line.split_whitespace();
-        let (Some(_addr), Some(size), Some(kind)) = (fields.next(), fields.next(), fields.next())
+        let (Some(addr), Some(size), Some(kind)) = (fields.next(), fields.next(), fields.next())
         else {
             continue;
         };
         if !matches!(kind, "t" | "T" | "r" | "R") {
             continue;
         }
-        let Ok(size) = u64::from_str_radix(size, 16) else {
+        let (Ok(addr), Ok(size)) = (u64::from_str_radix(addr, 16), u64::from_str_radix(size, 16))
+        else {
             continue;
         };
-        let name: String = fields.collect::<Vec<_>>().join(" ");
-        let name = name.trim_start_matches('<');
-        let krate = match name.split_once("::") {
-            Some((krate, _)) => krate.to_string(),
-            None => "(startup)".to_string(),
-        };
+        let krate = crate_of(&fields.collect::<Vec<_>>().join(" "));
+        match symbols.iter_mut().find(|(a, _, _)| *a == addr) {
+            Some(known) if known.2 == STARTUP => known.2 = krate,
+            Some(_) => {}
+            None => symbols.push((addr, size, krate)),
+        }
+    }
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for (_, size, krate) in symbols {
         match totals.iter_mut().find(|(k, _)| *k == krate) {
             Some((_, total)) => *total += size,
             None => totals.push((krate, size)),
@@ -230,6 +235,28 @@ fn by_crate(elf: &Path) -> Result<Vec<(String, u64)>> {
     }
     totals.sort_by_key(|(_, size)| std::cmp::Reverse(*size));
     Ok(totals)
+}
+
+/// What symbols without a crate path are counted as.
+const STARTUP: &str = "(startup+vectors)";
+
+/// The crate a demangled symbol name belongs to (see [`by_crate`]).
+fn crate_of(name: &str) -> String {
+    if name.starts_with("__aeabi_") || ["memcpy", "memmove", "memset", "memcmp"].contains(&name) {
+        return "compiler_builtins".into();
+    }
+    if name.starts_with(".L") {
+        return "(unnamed constants)".into();
+    }
+    let name = name.trim_start_matches(['<', '&', '[', '*']);
+    let name = name.strip_prefix("mut ").unwrap_or(name);
+    let (self_ty, tr) = name.split_once(" as ").unwrap_or((name, ""));
+    [self_ty, tr]
+        .iter()
+        .filter_map(|part| part.split_once("::").map(|(k, _)| k))
+        .find(|k| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .unwrap_or(STARTUP)
+        .to_string()
 }
 
 /// What the size image links, as its source says (the `//! - ` lines).
