@@ -19,6 +19,7 @@
 //! | [`platform`] | the traits firmware implements: component store, state store, installer, RNG |
 //! | [`ops`] | the operation executor: jobs, journal, outbox, downloads |
 //! | [`persist`] | durable records and a ready backend over any NOR flash |
+//! | [`drivers`] | the links firmware talks through: the serial framing to a host bridge |
 //!
 //! The core never touches the network and never reads a clock: it says what to send or
 //! fetch and is fed what arrives (the smoltcp model).
@@ -30,6 +31,7 @@ extern crate std;
 
 pub mod codes;
 pub mod dm;
+pub mod drivers;
 pub mod mo;
 pub mod ops;
 pub mod persist;

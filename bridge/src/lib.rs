@@ -3,9 +3,19 @@
 //! [`qemu::run`] starts a firmware image under QEMU with its UART0 connected to a TCP socket
 //! this process listens on, hands the connected stream to a server function, and waits for
 //! the firmware's exit code with a deadline: a hang kills QEMU and reports exit code 124.
-//!
 //! The listener is bound to `127.0.0.1:0` *before* QEMU starts and QEMU connects as the
 //! client (`-chardev socket,...,nodelay=on`), so there is no fixed port, no race with
 //! parallel runs, and no byte is lost before the host is ready.
+//!
+//! [`serve::serve`] is that server function for the serial framing of
+//! [`scomo::drivers::serial`]: it reads the device's requests and answers each through a
+//! [`Backend`] — the HTTP side. [`TestBackend`] answers from a fixed script (echoes and
+//! generated files); a backend that forwards to a real DM server implements the same trait.
 
+pub mod backend;
 pub mod qemu;
+pub mod serve;
+pub mod test_backend;
+
+pub use backend::{Backend, Reply};
+pub use test_backend::TestBackend;

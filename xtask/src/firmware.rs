@@ -259,16 +259,22 @@ fn crate_of(name: &str) -> String {
         .to_string()
 }
 
-/// What the size image links, as its source says (the `//! - ` lines).
+/// What the size image links, as its source says (its `//! - ` lines, continued on
+/// `//!   ` lines).
 fn links() -> Result<Vec<String>> {
     let path = dir().join(SIZE_IMAGE_SOURCE);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.strip_prefix("//! - "))
-        .map(str::to_string)
-        .collect())
+    let mut items: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if let Some(item) = line.strip_prefix("//! - ") {
+            items.push(item.to_string());
+        } else if let (Some(more), Some(last)) = (line.strip_prefix("//!   "), items.last_mut()) {
+            last.push(' ');
+            last.push_str(more.trim());
+        }
+    }
+    Ok(items)
 }
 
 /// `cargo xtask size`: builds the size image with the `min-size` profile for each CPU and

@@ -1,20 +1,24 @@
-//! `qemu-bridge [--machine NAME] [--timeout SECONDS] ELF`: runs a firmware image under QEMU,
-//! serves its UART0, and exits with the firmware's exit code (124 when the deadline passed,
-//! 2 when the firmware passed but the host side failed).
+//! `qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test] ELF`: runs a firmware
+//! image under QEMU, serves the framed requests on its UART0 (`scomo::drivers::serial`), and
+//! exits with the firmware's exit code (124 when the deadline passed, 2 when the firmware
+//! passed but the host side failed).
+//!
+//! The backend answers the requests; `test` (the default, and for now the only one) is the
+//! scripted [`scomo_bridge::TestBackend`]. An image that never uses the UART just runs.
 //!
 //! This is the cargo runner of the `firmware/` workspace. The default deadline is 60 s, or
 //! the value of `SCOMO_QEMU_TIMEOUT` (seconds). A relative ELF path is resolved against
 //! `QEMU_BRIDGE_CWD` when set (the runner script passes the directory cargo ran it in).
 
-use std::io::Read;
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use scomo_bridge::qemu;
+use embedded_io_adapters::std::FromStd;
+use scomo_bridge::serve::{self, Stats};
+use scomo_bridge::{TestBackend, qemu};
 
-const USAGE: &str = "usage: qemu-bridge [--machine NAME] [--timeout SECONDS] ELF";
+const USAGE: &str = "usage: qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test] ELF";
 
 struct Args {
     machine: String,
@@ -33,6 +37,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         match arg.as_str() {
             "--machine" => machine = args.next().ok_or(USAGE)?,
             "--timeout" => timeout = seconds(&args.next().ok_or(USAGE)?)?,
+            "--backend" => match args.next().as_deref() {
+                Some("test") => {}
+                _ => return Err(format!("the only backend is `test`\n{USAGE}")),
+            },
             _ if elf.is_none() && !arg.starts_with("--") => elf = Some(PathBuf::from(arg)),
             _ => return Err(format!("unexpected argument {arg}\n{USAGE}")),
         }
@@ -56,19 +64,6 @@ fn seconds(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("not a number of seconds: {s}"))
 }
 
-/// Reads and discards what the firmware sends until QEMU closes the line.
-fn drain(mut stream: TcpStream) -> Result<(), String> {
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return Ok(()),
-            Err(e) => return Err(format!("reading the UART: {e}")),
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(args) => args,
@@ -82,7 +77,15 @@ fn main() -> ExitCode {
         elf: &args.elf,
         deadline: args.timeout,
     };
-    let report = match qemu::run(&run, drain) {
+    let mut backend = TestBackend::default();
+    let mut stats = Stats::default();
+    let served = |stream| {
+        let mut io = FromStd::new(stream);
+        serve::serve(&mut io, &mut backend)
+            .map(|s| stats = s)
+            .map_err(|e| format!("serial line: {e}"))
+    };
+    let report = match qemu::run(&run, served) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("qemu-bridge: {e}");
@@ -103,8 +106,19 @@ fn main() -> ExitCode {
         (_, Some(Err(e))) => eprintln!("qemu-bridge: {name} on {}: host side: {e}", args.machine),
         _ => {}
     }
+    let traffic = if stats == Stats::default() {
+        String::new()
+    } else {
+        format!(
+            "; {} requests ({} bad), {} B from and {} B to the firmware",
+            stats.exchanges + stats.bad_requests,
+            stats.bad_requests,
+            stats.bytes_in,
+            stats.bytes_out
+        )
+    };
     eprintln!(
-        "qemu-bridge: {name} on {}: exit {} after {:.2} s",
+        "qemu-bridge: {name} on {}: exit {} after {:.2} s{traffic}",
         args.machine,
         report.exit_code(),
         report.elapsed.as_secs_f64()

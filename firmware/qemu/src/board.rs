@@ -17,7 +17,8 @@ pub const MACHINE: &str = "lm3s6965evb";
 #[cfg(feature = "lm3s6965")]
 pub const DESCRIPTION: &str = "lm3s6965evb (Cortex-M3), PL011 UART0 at 0x4000C000";
 
-/// Takes UART0 and sets it up. Call it once: the driver assumes it owns the device.
+/// Takes UART0 and sets it up. Call it once, or use [`with_uart`]: the driver assumes it
+/// owns the device.
 #[cfg(feature = "lm3s6965")]
 pub fn uart() -> Uart {
     // SAFETY: 0x4000_C000 is the LM3S6965's UART0 and this is its only driver. 12 MHz is the
@@ -35,7 +36,8 @@ pub const MACHINE: &str = "mps2-an386";
 #[cfg(feature = "mps2")]
 pub const DESCRIPTION: &str = "mps2-an386 (Cortex-M4F), CMSDK APB UART0 at 0x40004000";
 
-/// Takes UART0 and sets it up. Call it once: the driver assumes it owns the device.
+/// Takes UART0 and sets it up. Call it once, or use [`with_uart`]: the driver assumes it
+/// owns the device.
 #[cfg(feature = "mps2")]
 pub fn uart() -> Uart {
     // SAFETY: 0x4000_4000 is UART0 of the MPS2 FPGA images and this is its only driver; the
@@ -49,3 +51,17 @@ pub const MACHINE: &str = "microbit";
 /// A one-line description of the board (no UART driver here).
 #[cfg(feature = "microbit")]
 pub const DESCRIPTION: &str = "microbit (Cortex-M0), semihosting only";
+
+#[cfg(feature = "uart")]
+static UART: cortex_m::interrupt::Mutex<core::cell::RefCell<Option<Uart>>> =
+    cortex_m::interrupt::Mutex::new(core::cell::RefCell::new(None));
+
+/// Runs `f` with the board's UART0, set up on first use. Interrupts are masked while `f`
+/// runs (the driver polls; nothing else may touch the UART meanwhile).
+#[cfg(feature = "uart")]
+pub fn with_uart<R>(f: impl FnOnce(&mut Uart) -> R) -> R {
+    cortex_m::interrupt::free(|cs| {
+        let mut slot = UART.borrow(cs).borrow_mut();
+        f(slot.get_or_insert_with(uart))
+    })
+}

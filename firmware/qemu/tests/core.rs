@@ -75,7 +75,7 @@ fn scomo_results_are_standard_or_vendor_codes() -> Outcome {
 }
 
 /// The standard results round trip through their numbers and carry the spec's values.
-fn result_codes_round_trip_and_carry_the_spec_numbers() -> Outcome {
+fn scomo_result_codes_round_trip_and_carry_the_spec_numbers() -> Outcome {
     for &c in ResultCode::ALL {
         ensure_eq!(ResultCode::from_code(c.code()), Some(c));
         ensure_eq!(ScomoResult::from(c), ScomoResult::standard(c));
@@ -97,6 +97,6 @@ fn main() -> ! {
         status_code_success_is_the_2xx_class,
         status_codes_carry_the_spec_numbers,
         scomo_results_are_standard_or_vendor_codes,
-        result_codes_round_trip_and_carry_the_spec_numbers,
+        scomo_result_codes_round_trip_and_carry_the_spec_numbers,
     ])
 }
