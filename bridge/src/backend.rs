@@ -1,6 +1,6 @@
 //! What the bridge does with the device's requests: the HTTP side, behind one trait.
 
-use scomo::drivers::serial::{ByteRange, Fault, Response};
+use scomo::drivers::serial::{Fault, Response};
 
 /// An HTTP response to pass back to the device.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -13,10 +13,10 @@ pub struct Reply {
     pub hmac: Option<String>,
     /// The `ETag`.
     pub etag: Option<String>,
-    /// The `Content-Range` of a 206 answer.
-    pub range: Option<ByteRange>,
-    /// The complete length of the resource (`Content-Range`'s total or `Content-Length`).
-    pub total: Option<u32>,
+    /// The `Content-Range` header value, as the server sent it.
+    pub content_range: Option<String>,
+    /// The `Content-Length`, when the server sent one.
+    pub content_length: Option<u32>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -38,8 +38,8 @@ impl Reply {
             content_type: self.content_type.as_deref(),
             hmac: self.hmac.as_deref(),
             etag: self.etag.as_deref(),
-            range: self.range,
-            total: self.total,
+            content_range: self.content_range.as_deref(),
+            content_length: self.content_length,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! | request | answer |
 //! |---|---|
 //! | POST DM to `http://bridge.test/dm` | 200; the same content type and `x-syncml-hmac`; the body reversed |
-//! | GET `http://bridge.test/blob/<size>` | the file of `size` bytes whose byte *i* is [`blob_byte`]`(i)`, ETag `"blob-<size>"`: 206 with `Content-Range` for a range, 200 for the whole file (offset 0, no length) or when `If-Range` names another ETag, 416 for an offset past the end |
+//! | GET `http://bridge.test/blob/<size>` | the file of `size` bytes whose byte *i* is [`blob_byte`]`(i)`, ETag `"blob-<size>"`, with `Content-Length`: 206 with `Content-Range: bytes first-last/size` for a range, 200 for the whole file (offset 0, no length) or when `If-Range` names another ETag, 416 with `Content-Range: bytes */size` for an offset past the end |
 //! | POST notify to `http://bridge.test/notify` | 200, `text/plain`, `notified: ` followed by the body |
 //! | anything to host `unreachable.test` | [`Fault::Unreachable`] |
 //! | anything to host `timeout.test` | [`Fault::Timeout`] |
@@ -11,7 +11,7 @@
 //!
 //! It also records every request, for the host side of a test to check.
 
-use scomo::drivers::serial::{ByteRange, Fault};
+use scomo::drivers::serial::Fault;
 
 use crate::{Backend, Reply};
 
@@ -108,10 +108,13 @@ impl Backend for TestBackend {
         let etag = format!("\"blob-{size}\"");
         let file = |first: u32, last: u32| (first..=last).map(blob_byte).collect::<Vec<u8>>();
         let whole = offset == 0 && length.is_none() || if_range.is_some_and(|v| v != etag);
-        let head = Reply {
+        let reply = |status: u16, content_range: Option<String>, body: Vec<u8>| Reply {
+            status,
             content_type: Some("application/octet-stream".into()),
             etag: Some(etag.clone()),
-            total: Some(size),
+            content_range,
+            content_length: u32::try_from(body.len()).ok(),
+            body,
             ..Reply::default()
         };
         if whole {
@@ -120,32 +123,17 @@ impl Backend for TestBackend {
             } else {
                 file(0, size - 1)
             };
-            return Ok(Reply {
-                status: 200,
-                body,
-                ..head
-            });
+            return Ok(reply(200, None, body));
         }
         if offset >= size || length == Some(0) {
-            return Ok(Reply {
-                status: 416,
-                content_type: None,
-                ..head
-            });
+            return Ok(reply(416, Some(format!("bytes */{size}")), Vec::new()));
         }
         let last = match length {
             Some(n) => offset.saturating_add(n - 1).min(size - 1),
             None => size - 1,
         };
-        Ok(Reply {
-            status: 206,
-            range: Some(ByteRange {
-                first: offset,
-                last,
-            }),
-            body: file(offset, last),
-            ..head
-        })
+        let range = format!("bytes {offset}-{last}/{size}");
+        Ok(reply(206, Some(range), file(offset, last)))
     }
 
     fn post_notify(&mut self, url: &str, _content_type: &str, body: &[u8]) -> Result<Reply, Fault> {

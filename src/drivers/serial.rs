@@ -31,12 +31,13 @@
 //! | [`Kind::PostDm`] | device | URL, content type, `x-syncml-hmac` value (optional), max chunk | the DM message |
 //! | [`Kind::GetRange`] | device | URL, offset, length (optional: to the end), `If-Range` validator (optional), max chunk | empty |
 //! | [`Kind::PostNotify`] | device | URL, content type, max chunk | the install-notify report |
-//! | [`Kind::Response`] | bridge | HTTP status; content type, `x-syncml-hmac`, ETag, content range, total length (each optional) | the HTTP response body |
+//! | [`Kind::Response`] | bridge | HTTP status; `Content-Type`, `x-syncml-hmac`, `ETag`, `Content-Range`, `Content-Length` (each optional) | the HTTP response body |
 //! | [`Kind::Fault`] | bridge | one [`Fault`] byte: no HTTP answer exists | none |
 //!
 //! A head's payload is a list of fields, each `tag (u8) · length (u16 BE) · value`, tags from
 //! [`Tag`]; texts are UTF-8, numbers big-endian `u16`/`u32`. Unknown tags are skipped, so a
-//! newer peer can add fields. *Max chunk* is the largest `Data` payload the device can take
+//! newer peer can add fields. Header values travel as the server sent them: a
+//! `Content-Range` is interpreted by [`crate::ops::range`], not here. *Max chunk* is the largest `Data` payload the device can take
 //! (its scratch buffer); the bridge never sends bigger ones.
 //!
 //! One exchange is in flight at a time: the device sends a request message, the bridge
@@ -145,11 +146,10 @@ byte_table! {
         Status = 8,
         /// The `ETag` (text).
         Etag = 9,
-        /// The `Content-Range` of a partial response: first and last byte (`u32`, `u32`).
-        Range = 10,
-        /// The complete length of the resource (`u32`): the `/total` of `Content-Range`, or the
-        /// `Content-Length` of a whole response.
-        Total = 11,
+        /// The `Content-Range` header value (text, e.g. `bytes 0-1023/65536`).
+        ContentRange = 10,
+        /// The `Content-Length`: the length of this response's body (`u32`).
+        ContentLength = 11,
     }
 }
 
@@ -235,16 +235,6 @@ fn io<E: embedded_io::Error>(e: E) -> Error {
     Error::Io(e.kind())
 }
 
-/// A byte range, first and last byte included (as in `Content-Range`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ByteRange {
-    /// The first byte's offset.
-    pub first: u32,
-    /// The last byte's offset.
-    pub last: u32,
-}
-
 /// What the device asks the bridge to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -321,11 +311,12 @@ pub struct Response<'a> {
     pub hmac: Option<&'a str>,
     /// The `ETag`.
     pub etag: Option<&'a str>,
-    /// The `Content-Range` of a 206 answer.
-    pub range: Option<ByteRange>,
-    /// The complete length of the resource: the `/total` of `Content-Range`, or the
-    /// `Content-Length` of a whole answer.
-    pub total: Option<u32>,
+    /// The `Content-Range` header value (of a 206 or 416 answer), as the server sent it;
+    /// [`crate::ops::range::ContentRange::parse`] reads it.
+    pub content_range: Option<&'a str>,
+    /// The `Content-Length`: how long this answer's body is, when the server said so
+    /// beforehand (the `End` frame carries the length actually sent).
+    pub content_length: Option<u32>,
 }
 
 /// What the bridge answered.
@@ -344,7 +335,6 @@ enum Value<'a> {
     Text(&'a str),
     U16(u16),
     U32(u32),
-    Range(ByteRange),
 }
 
 impl Value<'_> {
@@ -353,7 +343,6 @@ impl Value<'_> {
             Value::Text(s) => s.len(),
             Value::U16(_) => 2,
             Value::U32(_) => 4,
-            Value::Range(_) => 8,
         }
     }
 }
@@ -410,8 +399,10 @@ fn response_fields<'a>(response: &Response<'a>) -> Fields<'a> {
         text(Tag::ContentType, response.content_type),
         text(Tag::Hmac, response.hmac),
         text(Tag::Etag, response.etag),
-        response.range.map(|r| (Tag::Range, Value::Range(r))),
-        response.total.map(|n| (Tag::Total, Value::U32(n))),
+        text(Tag::ContentRange, response.content_range),
+        response
+            .content_length
+            .map(|n| (Tag::ContentLength, Value::U32(n))),
     ]
 }
 
@@ -446,10 +437,6 @@ impl<'w, W: Write> FrameOut<'w, W> {
             Value::Text(s) => self.put(s.as_bytes()),
             Value::U16(n) => self.put(&n.to_be_bytes()),
             Value::U32(n) => self.put(&n.to_be_bytes()),
-            Value::Range(r) => {
-                self.put(&r.first.to_be_bytes())?;
-                self.put(&r.last.to_be_bytes())
-            }
         }
     }
 
@@ -605,14 +592,6 @@ fn as_u32(value: &[u8]) -> Result<u32, Error> {
         .map_err(|_| Error::Malformed)
 }
 
-fn as_range(value: &[u8]) -> Result<ByteRange, Error> {
-    let (first, last) = value.split_at_checked(4).ok_or(Error::Malformed)?;
-    Ok(ByteRange {
-        first: as_u32(first)?,
-        last: as_u32(last)?,
-    })
-}
-
 /// Decodes a request head frame's payload.
 ///
 /// # Errors
@@ -677,8 +656,8 @@ pub fn decode_response(payload: &[u8]) -> Result<Response<'_>, Error> {
             Some(Tag::ContentType) => response.content_type = Some(as_text(value)?),
             Some(Tag::Hmac) => response.hmac = Some(as_text(value)?),
             Some(Tag::Etag) => response.etag = Some(as_text(value)?),
-            Some(Tag::Range) => response.range = Some(as_range(value)?),
-            Some(Tag::Total) => response.total = Some(as_u32(value)?),
+            Some(Tag::ContentRange) => response.content_range = Some(as_text(value)?),
+            Some(Tag::ContentLength) => response.content_length = Some(as_u32(value)?),
             _ => {}
         }
     }

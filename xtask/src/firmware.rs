@@ -332,6 +332,10 @@ pub fn size() -> Result {
         "  (bytes; flash = vectors + text + rodata + data's initial values; RAM = data + bss, \
          stack not counted)"
     );
+    println!(
+        "  design budget for the finished core: flash <= 48 KiB on \
+         thumbv7em-none-eabihf with MD5 and SHA-256 counted apart, static RAM <= 12 KiB"
+    );
     for (target, _, crates) in &rows {
         let parts: Vec<String> = crates.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!(

@@ -9,6 +9,9 @@
 //! - scomo::codes: StatusCode, ResultCode and ScomoResult lookups from wire numbers
 //! - scomo::dm::pkg0: accept (parse, MD5 digest check, served-session ring of 4)
 //! - scomo::dm::auth: write_hmac_header, HmacHeader::parse, verify_hmac (MD5, base64)
+//! - scomo::tree + scomo::mo: a Tree<2, 2, 8, 384> (DevInfo, DevDetail, DMAcc, SCOMO) in static
+//!   RAM, answering Get, Add, Replace, Delete and Exec (URI parsing, ACLs)
+//! - scomo::ops::dd: Descriptor::parse (xmlparser); scomo::ops::range: resume
 //! - scomo::drivers::serial: exchange (request out, answer head and body in, CRC-16), over a
 //!   stub stream standing in for the UART driver (a few bytes), with a 128-byte head and a
 //!   256-byte chunk buffer on the stack
@@ -23,6 +26,9 @@ use scomo::codes::{ResultCode, ScomoResult, StatusCode};
 use scomo::dm::auth::{Account, HmacHeader, verify_hmac, write_hmac_header};
 use scomo::dm::pkg0::{self, ServedSessions};
 use scomo::drivers::serial::{self, Request};
+use scomo::mo::{DevDetail, DevInfo, DmAcc, MoVersion, Scomo};
+use scomo::ops::{dd::Descriptor, range};
+use scomo::tree::{ExecRequest, Item, Tree};
 
 /// Stands in for the UART: reads bytes the optimiser cannot predict, swallows writes.
 struct Wire;
@@ -55,8 +61,22 @@ impl embedded_io::Write for Wire {
 fn main() -> ! {
     static mut RX: [u8; 2048] = [0; 2048];
     static mut TX: [u8; 2048] = [0; 2048];
+    static mut TREE: Option<Tree<2, 2, 8, 384>> = None;
     let rx: &'static mut [u8; 2048] = RX;
     let tx: &'static mut [u8; 2048] = TX;
+    let Ok(dmacc) = DmAcc::new(black_box("acc")) else {
+        cortex_m::asm::udf()
+    };
+    let made = Tree::new(
+        DevInfo::new(),
+        DevDetail::new(),
+        dmacc,
+        Scomo::new(MoVersion::V1_0),
+        black_box("./SCOMO"),
+    );
+    let Ok(tree) = made.map(|t| TREE.insert(t)) else {
+        cortex_m::asm::udf()
+    };
     let mut served = ServedSessions::<4>::new();
     loop {
         let rx = black_box(&mut *rx);
@@ -76,6 +96,30 @@ fn main() -> ! {
         black_box((status, result, scomo));
 
         black_box(pkg0::accept(rx, &account, nonce, &mut served).is_ok());
+
+        // The tree answers the server's commands.
+        let server = black_box("srv");
+        let uri = black_box("./SCOMO/Download/Pkg1/PkgURL");
+        let (value, out) = tx.split_at_mut(512);
+        black_box(tree.add(server, uri, Item::new(value), None).is_ok());
+        black_box(
+            tree.replace(server, uri, Item::chr(black_box("x")), None)
+                .is_ok(),
+        );
+        black_box(tree.get(server, uri, out).map(|got| got.len).is_ok());
+        let mut handler = |request: &ExecRequest<'_>| {
+            black_box(request);
+            black_box(StatusCode::Accepted)
+        };
+        black_box(tree.exec(server, uri, black_box(None), Some(value), &mut handler));
+        black_box(tree.delete(server, uri, None).is_ok());
+
+        // A download descriptor, and the resume rule for a ranged answer.
+        if let Ok(dd) = Descriptor::parse(rx) {
+            black_box((dd.size, dd.object_uri.raw().len()));
+        }
+        let resumed = range::resume(black_box(4096), black_box(206), black_box(Some("bytes")));
+        black_box(resumed.is_ok());
 
         let (header, body) = tx.split_at_mut(256);
         if let Ok(value) = write_hmac_header(&account, nonce, body, header) {

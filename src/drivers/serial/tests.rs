@@ -149,11 +149,8 @@ fn a_response_round_trips_with_every_field_and_with_none() {
         content_type: Some("application/octet-stream"),
         hmac: Some("algorithm=MD5, username=\"srv\", mac=x"),
         etag: Some("\"abc\""),
-        range: Some(ByteRange {
-            first: 100,
-            last: 199,
-        }),
-        total: Some(65536),
+        content_range: Some("bytes 100-199/65536"),
+        content_length: Some(100),
     };
     let bare = Response {
         status: 404,
