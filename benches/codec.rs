@@ -4,15 +4,20 @@
 //! Statuses for the client's commands, then Adds, Replaces, Gets and an Exec of the
 //! SCOMO alternate-download flow; Final. Decoding includes walking every command, item
 //! and value (the lazy model decodes on iteration).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use scomo::codes::StatusCode;
 use scomo::dm::codec::{
-    Command, CredOut, DataOut, Element, Encoding, HeaderOut, ItemOut, Message, MetaOut,
-    RequestOut, StatusOut, Writer,
+    Command, CredOut, DataOut, Element, Encoding, HeaderOut, ItemOut, Message, MetaOut, RequestOut,
+    StatusOut, Writer,
 };
 
 /// Commands of each kind per package; sized so the XML comes to about 5,000 bytes.
@@ -133,9 +138,7 @@ fn decode_walk(bytes: &[u8], enc: Encoding) -> usize {
     let mut sum = msg.hdr.session_id.len();
     for cmd in msg.body.commands() {
         let items = match cmd.unwrap() {
-            Command::Add(r) | Command::Get(r) | Command::Exec(r) | Command::Replace(r) => {
-                r.items()
-            }
+            Command::Add(r) | Command::Get(r) | Command::Exec(r) | Command::Replace(r) => r.items(),
             Command::Status(s) => {
                 sum += s.data.to_u32().unwrap() as usize;
                 s.items()
