@@ -33,7 +33,7 @@
 //!
 //! let mut buf = [0u8; 2048];
 //! let mut w = Writer::new(&mut buf, Encoding::Wbxml)?;
-//! w.set_limit(400); // the server's MaxMsgSize
+//! w.set_limit(512); // the server's MaxMsgSize
 //! w.begin_message(&HeaderOut {
 //!     session_id: "1A2B", msg_id: 1, target: "https://dm.example.com", source: "IMEI:1",
 //!     source_name: None, cred: None, meta: None,
@@ -53,7 +53,7 @@
 //! }
 //! w.end_message(false)?;
 //! let message = w.finish()?;
-//! assert!(message.len() <= 400 && sent > 5);
+//! assert!(message.len() <= 512 && sent > 5);
 //! # Ok::<(), EncodeError>(())
 //! ```
 //!
