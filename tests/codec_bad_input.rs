@@ -395,6 +395,55 @@ fn malformed_numbers_and_xml_are_refused() {
     );
 }
 
+#[test]
+fn xml_well_formedness_rules_are_kept() {
+    let doc = |prolog: &str, body: &str| format!("{prolog}{}", xml_body(body));
+    // Comments may not hold `--`; text may not hold `]]>` or control characters.
+    assert_eq!(xml_kind(&xml_body("<!-- a -- b -->")), K::Syntax);
+    assert_eq!(
+        xml_kind(&xml_body(
+            "<Alert><CmdID>1</CmdID><Data>a]]>b</Data></Alert>"
+        )),
+        K::Syntax
+    );
+    assert_eq!(
+        xml_kind(&xml_body(
+            "<Alert><CmdID>1</CmdID><Data>a\u{1}b</Data></Alert>"
+        )),
+        K::Syntax
+    );
+    // Attributes: quoted, separated by space, no `<` in values.
+    assert_eq!(xml_kind(&xml_body("<Final a=b/>")), K::Syntax);
+    assert_eq!(xml_kind(&xml_body(r#"<Final a="1"b="2"/>"#)), K::Syntax);
+    assert_eq!(xml_kind(&xml_body(r#"<Final a="<"/>"#)), K::Syntax);
+    assert_eq!(xml_kind(&xml_body("<Final a/>")), K::Syntax);
+    // Names: not empty, not starting with a digit; unknown markup declarations.
+    assert_eq!(xml_kind(&xml_body("< Final/>")), K::Syntax);
+    assert_eq!(xml_kind(&xml_body("<1Final/>")), K::Syntax);
+    assert_eq!(xml_kind(&xml_body("<!BOGUS>")), K::Syntax);
+    // The declaration only first; one DOCTYPE, before the root.
+    assert_eq!(xml_kind(&doc(" <?xml version=\"1.0\"?>", "")), K::Syntax);
+    assert_eq!(xml_kind(&xml_body(r#"<?xml version="1.0"?>"#)), K::Syntax);
+    let dt = "<!DOCTYPE SyncML>";
+    assert_eq!(xml_kind(&doc(&format!("{dt}{dt}"), "")), K::Syntax);
+    assert_eq!(xml_kind(&xml_body(dt)), K::Syntax);
+    // Whatever the DOCTYPE's internal subset holds is skipped, `>` in quotes included.
+    let subset = r#"<!DOCTYPE SyncML [ <!ENTITY x "a>b"> <!-- ] --> ]>"#;
+    let ok = doc(subset, "<Final/>");
+    assert!(
+        Message::decode(ok.as_bytes(), Encoding::Xml)
+            .unwrap()
+            .body
+            .is_final
+    );
+    // A byte-order mark, comments and PIs around the root are fine.
+    let ok = format!(
+        "\u{FEFF}<!-- c --><?pi x?>{}<!-- d -->\n<?pi?>\n",
+        xml_body("")
+    );
+    Message::decode(ok.as_bytes(), Encoding::Xml).unwrap();
+}
+
 /// Fully walks a decoded message: every command, item, reference and value.
 fn walk(msg: &Message) {
     fn walk_cmd(cmd: Command) {

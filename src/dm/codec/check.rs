@@ -53,7 +53,9 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
         let at = r.offset();
         match r.next()? {
             Event::Start { el, empty } => {
-                let top = stack.last_mut().ok_or(DecodeError::at(K::Syntax, at))?;
+                let top = stack
+                    .last_mut()
+                    .ok_or_else(|| DecodeError::at(K::Syntax, at))?;
                 let parent = top.el;
                 top.progress.admit(parent, el, false).map_err(|refusal| {
                     DecodeError::at(
@@ -74,8 +76,8 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                             }
                         }
                         match el {
-                            Element::SyncHdr => hdr = Some(r.clone()),
-                            Element::SyncBody => body = Some(r.clone()),
+                            Element::SyncHdr => hdr = Some(r),
+                            Element::SyncBody => body = Some(r),
                             _ => {}
                         }
                         let frame = Frame {
@@ -110,7 +112,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                     Content::Number => {
                         r.value(el, empty)?
                             .to_u32()
-                            .ok_or(DecodeError::at(K::Number(el), at))?;
+                            .ok_or_else(|| DecodeError::at(K::Number(el), at))?;
                     }
                     Content::Data => {
                         r.value(el, empty)?;
@@ -119,7 +121,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                 }
             }
             Event::End(name) => {
-                let frame = stack.pop().ok_or(DecodeError::at(K::Syntax, at))?;
+                let frame = stack.pop().ok_or_else(|| DecodeError::at(K::Syntax, at))?;
                 if name.is_some_and(|n| n != frame.el) {
                     return Err(DecodeError::at(K::Mismatch, at));
                 }

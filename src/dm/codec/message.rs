@@ -494,7 +494,7 @@ fn children<'a>(
 fn number(r: &mut Reader<'_>, el: Element, empty: bool, at: usize) -> Result<u32, DecodeError> {
     r.value(el, empty)?
         .to_u32()
-        .ok_or(DecodeError::at(K::Number(el), at))
+        .ok_or_else(|| DecodeError::at(K::Number(el), at))
 }
 
 fn unexpected(el: Element, at: usize) -> DecodeError {
@@ -838,11 +838,11 @@ fn lazy_children<'a>(
     mut f: impl FnMut(&mut Reader<'a>, Element, bool, usize) -> Result<(), DecodeError>,
 ) -> Result<(), DecodeError> {
     loop {
-        let saved = r.clone();
+        let saved = *r;
         let at = r.offset();
         match r.next()? {
             Event::Start { el, .. } if is_tail(el) => {
-                *r = saved.clone();
+                *r = saved;
                 *rest = Some(saved);
                 return r.skip_rest();
             }

@@ -22,9 +22,9 @@ pub(crate) enum Event {
     End(Option<Element>),
 }
 
-/// A position in a received message, in either encoding. Cheap to clone: lazy lists
-/// keep one to come back to.
-#[derive(Debug, Clone)]
+/// A position in a received message, in either encoding. A few words, copied freely:
+/// lazy lists keep one to come back to.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Reader<'a> {
     /// XML.
     Xml(XmlReader<'a>),
@@ -35,6 +35,9 @@ pub(crate) enum Reader<'a> {
 impl<'a> Reader<'a> {
     /// The next start or end at the current level; whitespace, comments and processing
     /// instructions are skipped, other character data is an error.
+    // Not inlined: the typed decoder calls the reader from many places, and one copy of
+    // each encoding's tokenizer is worth more flash than the call costs.
+    #[inline(never)]
     pub(crate) fn next(&mut self) -> Result<Event, DecodeError> {
         match self {
             Reader::Xml(r) => r.next(),
@@ -43,6 +46,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The content of the leaf `el` just started, through its end.
+    #[inline(never)]
     pub(crate) fn value(&mut self, el: Element, empty: bool) -> Result<Value<'a>, DecodeError> {
         match self {
             Reader::Xml(r) => r.value(el, empty),
@@ -51,6 +55,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips the rest of the open element, through its end.
+    #[inline(never)]
     pub(crate) fn skip_rest(&mut self) -> Result<(), DecodeError> {
         match self {
             Reader::Xml(r) => r.skip_rest(),

@@ -42,13 +42,6 @@ macro_rules! elements {
                 match self { $(Element::$variant => $content,)+ }
             }
 
-            /// The element with XML name `name` (names are unique across both pages).
-            pub fn from_name(name: &str) -> Option<Element> {
-                match name {
-                    $($name => Some(Element::$variant),)+
-                    _ => None,
-                }
-            }
 
             /// The element with WBXML `token` on code `page`.
             pub const fn from_token(page: u8, token: u8) -> Option<Element> {
@@ -141,7 +134,55 @@ elements! {
     FieldLevel = (1, 0x16, "FieldLevel", Empty),
 }
 
+/// Slots of the name lookup table (a power of two, over twice the element count).
+const NAME_SLOTS: usize = 256;
+
+/// Where a name starts probing the lookup table.
+const fn name_hash(name: &[u8]) -> usize {
+    let mut h: usize = name.len();
+    let mut rest = name;
+    while let [b, tail @ ..] = rest {
+        h = h.wrapping_mul(31).wrapping_add(*b as usize);
+        rest = tail;
+    }
+    h & (NAME_SLOTS - 1)
+}
+
+/// Open-addressing table from name hash to `1 + index in Element::ALL` (0 = free),
+/// built at compile time: a lookup costs one hash and usually one comparison.
+// Indexing here runs in the compiler only (slots are masked, fewer elements than slots):
+// a mistake would fail the build, never a device.
+#[allow(clippy::indexing_slicing)]
+static NAME_TABLE: [u8; NAME_SLOTS] = {
+    let mut table = [0u8; NAME_SLOTS];
+    let mut i = 0;
+    let mut rest = Element::ALL;
+    while let [el, tail @ ..] = rest {
+        let mut slot = name_hash(el.name().as_bytes());
+        while table[slot] != 0 {
+            slot = (slot + 1) & (NAME_SLOTS - 1);
+        }
+        table[slot] = i + 1;
+        i += 1;
+        rest = tail;
+    }
+    table
+};
+
 impl Element {
+    /// The element with XML name `name` (names are unique across both pages).
+    pub fn from_name(name: &str) -> Option<Element> {
+        let mut slot = name_hash(name.as_bytes());
+        loop {
+            let index = usize::from(*NAME_TABLE.get(slot)?);
+            let el = *Element::ALL.get(index.checked_sub(1)?)?;
+            if el.name() == name {
+                return Some(el);
+            }
+            slot = (slot + 1) & (NAME_SLOTS - 1);
+        }
+    }
+
     /// Whether the element is a command that may stand in `SyncBody`.
     pub const fn is_command(self) -> bool {
         matches!(

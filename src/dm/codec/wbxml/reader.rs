@@ -51,7 +51,7 @@ impl<'a> WbxmlReader<'a> {
                 let fpi = usize::try_from(index)
                     .ok()
                     .and_then(|i| r.strtbl.get(i..))
-                    .ok_or(r.error(K::StringTable))?;
+                    .ok_or_else(|| r.error(K::StringTable))?;
                 let head = fpi.get(..FPI_PREFIX.len());
                 if !head.is_some_and(|h| h.eq_ignore_ascii_case(FPI_PREFIX)) {
                     return Err(r.error(K::Namespace));
@@ -84,7 +84,10 @@ impl<'a> WbxmlReader<'a> {
     }
 
     fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self.doc.get(self.pos).ok_or(self.error(K::Truncated))?;
+        let b = *self
+            .doc
+            .get(self.pos)
+            .ok_or_else(|| self.error(K::Truncated))?;
         self.pos += 1;
         Ok(b)
     }
@@ -98,8 +101,14 @@ impl<'a> WbxmlReader<'a> {
 
     /// The next `len` bytes; a length past the end is an overflow, not a short read.
     fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self.pos.checked_add(len).ok_or(self.error(K::Overflow))?;
-        let bytes = self.doc.get(self.pos..end).ok_or(self.error(K::Overflow))?;
+        let end = self
+            .pos
+            .checked_add(len)
+            .ok_or_else(|| self.error(K::Overflow))?;
+        let bytes = self
+            .doc
+            .get(self.pos..end)
+            .ok_or_else(|| self.error(K::Overflow))?;
         self.pos = end;
         Ok(bytes)
     }
@@ -110,7 +119,7 @@ impl<'a> WbxmlReader<'a> {
         let nul = rest
             .iter()
             .position(|&b| b == 0)
-            .ok_or(self.error(K::Truncated))?;
+            .ok_or_else(|| self.error(K::Truncated))?;
         let s = core::str::from_utf8(rest.get(..nul).unwrap_or_default())
             .map_err(|_| self.error(K::Utf8))?;
         self.pos += nul + 1;
@@ -121,7 +130,7 @@ impl<'a> WbxmlReader<'a> {
     fn str_t(&mut self) -> Result<&'a str, DecodeError> {
         let at = self.pos;
         let index = self.mb()?;
-        table_str(self.strtbl, index).ok_or(DecodeError::at(K::StringTable, at))
+        table_str(self.strtbl, index).ok_or_else(|| DecodeError::at(K::StringTable, at))
     }
 
     /// Reads one content token (string, opaque, entity) after its token byte.
@@ -135,7 +144,7 @@ impl<'a> WbxmlReader<'a> {
             }
             ENTITY => {
                 let code = self.mb()?;
-                char::from_u32(code).ok_or(self.error(K::Utf8))?;
+                char::from_u32(code).ok_or_else(|| self.error(K::Utf8))?;
                 Content::Entity
             }
             _ => return Err(DecodeError::at(K::UnknownToken, self.pos.saturating_sub(1))),
@@ -163,7 +172,7 @@ impl<'a> WbxmlReader<'a> {
             return Err(DecodeError::at(K::UnknownToken, at));
         }
         let el = Element::from_token(self.page, token & 0x3F)
-            .ok_or(DecodeError::at(K::UnknownElement, at))?;
+            .ok_or_else(|| DecodeError::at(K::UnknownElement, at))?;
         Ok(Event::Start {
             el,
             empty: token & 0x40 == 0,
