@@ -91,40 +91,26 @@ fn pkg1(w: &mut Writer<'_>) {
     .unwrap();
 }
 
-/// (command, target, correlator) of every command the server sent, and the header status.
-fn server_commands(
-    bytes: &[u8],
-    enc: Encoding,
-) -> (u16, Vec<(Element, String, Option<String>)>, bool) {
+/// A command the server sent: (element, target, correlator).
+type Sent = (Element, String, Option<String>);
+
+/// The header status, every command the server sent, and whether the message is Final.
+fn server_commands(bytes: &[u8], enc: Encoding) -> (u16, Vec<Sent>, bool) {
     let msg = Message::decode(bytes, enc).unwrap();
     let mut hdr = 0;
     let mut cmds = Vec::new();
     for c in msg.body.commands() {
-        match c.unwrap() {
+        let c = c.unwrap();
+        let el = c.element();
+        match c {
             Command::Status(s) if s.cmd_ref == 0 => hdr = text(&s.data).parse().unwrap(),
             Command::Status(_) => {}
             Command::Exec(r) | Command::Add(r) | Command::Get(r) | Command::Replace(r) => {
-                let el = match Message::decode(bytes, enc)
-                    .unwrap()
-                    .body
-                    .commands()
-                    .find(|x| x.as_ref().unwrap().cmd_id() == r.cmd_id)
-                    .unwrap()
-                    .unwrap()
-                {
-                    c => c.element(),
-                };
-                let target = r
-                    .items()
-                    .next()
-                    .unwrap()
-                    .unwrap()
-                    .target
-                    .map(|t| text(&t.loc_uri))
-                    .unwrap_or_default();
+                let item = r.items().next().unwrap().unwrap();
+                let target = item.target.map(|t| text(&t.loc_uri)).unwrap_or_default();
                 cmds.push((el, target, r.correlator.as_ref().map(text)));
             }
-            other => cmds.push((other.element(), String::new(), None)),
+            _ => cmds.push((el, String::new(), None)),
         }
     }
     (hdr, cmds, msg.body.is_final)
