@@ -12,6 +12,8 @@ mod devdetail;
 mod devinfo;
 mod dmacc;
 mod fields;
+#[cfg(feature = "serde")]
+pub mod inventory;
 mod scomo;
 mod values;
 
