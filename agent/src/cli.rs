@@ -26,7 +26,7 @@ pub enum Command {
     /// 3 notification rejected; 4 server unreachable or transport error; 5 results still
     /// queued after --max-sessions; 6 authentication failed; 7 state directory unusable or
     /// locked.
-    Session(SessionArgs),
+    Session(Box<SessionArgs>),
     /// Print the software inventory as JSON on stdout.
     Inventory(InventoryArgs),
 }
