@@ -30,7 +30,7 @@ pub const NAME_CAP: usize = 32;
 pub type NodeName = heapless::String<NAME_CAP, u8>;
 
 /// Bytes shared by the optional leaves of one `Download/<X>` entry.
-pub const DOWNLOAD_BYTES: usize = 384;
+pub const DOWNLOAD_BYTES: usize = 448;
 /// Bytes shared by the optional leaves of one `Inventory/Delivered/<X>` entry.
 pub const DELIVERED_BYTES: usize = 224;
 /// Bytes shared by the optional leaves of one `Inventory/Deployed/<X>` entry.
@@ -95,9 +95,10 @@ const DP_STATUS: u8 = 43;
 const DP_OPS: u8 = 44;
 const DP_EXT: u8 = 48;
 const REBOOT: u8 = 7;
+const DL_SHA256: u8 = 50;
 
 /// The SCOMO node table (digest 2.2, 2.3). Row 0 is the SCOMO root.
-pub static SCOMO_SCHEMA: [NodeSpec; 50] = [
+pub static SCOMO_SCHEMA: [NodeSpec; 51] = [
     node(".", 0, One, A::GET),
     node("Download", 0, One, A::GET),
     node(DYNAMIC, DOWNLOAD, ZeroOrMore, A::GARD),
@@ -151,6 +152,8 @@ pub static SCOMO_SCHEMA: [NodeSpec; 50] = [
     exec("Remove", DP_OPS),
     node("Ext", DP_ENTRY, ZeroOrOne, A::GET),
     node("Ext", 0, ZeroOrOne, A::GET),
+    // Vendor leaf: the SHA-256 the package fetched from `PkgURL` must have (64 hex digits).
+    chr("SHA256", DL_EXT, ZeroOrOne, A::GAR, 64),
 ];
 
 leaf_enum! {
@@ -172,6 +175,9 @@ leaf_enum! {
         EnvType = 10,
         /// `PkgType`: MIME type of the package.
         PkgType = 11,
+        /// `Ext/SHA256` (vendor): the SHA-256 of the package as 64 hex digits; a download
+        /// whose bytes hash otherwise fails with 1407.
+        Sha256 = 50,
     }
 }
 
@@ -915,7 +921,7 @@ fn decode_deployed(d: &mut Decoder<'_>) -> Result<DeployedEntry, decode::Error> 
 /// Which list of entries a row belongs to (the dynamic row at the top of its subtree).
 fn list_of(row: u8) -> Option<u8> {
     match row {
-        DL_ENTRY..=DL_EXT => Some(DL_ENTRY),
+        DL_ENTRY..=DL_EXT | DL_SHA256 => Some(DL_ENTRY),
         DV_ENTRY..=DV_EXT => Some(DV_ENTRY),
         DP_ENTRY..=DP_EXT => Some(DP_ENTRY),
         _ => None,
@@ -1120,6 +1126,8 @@ mod tests {
         assert_eq!(name(DeployedLeaf::EnvType.row()), "EnvType");
         assert_eq!(name(DeployedLeaf::Id.row()), "ID");
         assert_eq!(name(REBOOT), "Reboot");
+        assert_eq!(name(DownloadLeaf::Sha256.row()), "SHA256");
+        assert_eq!(SCOMO_SCHEMA[usize::from(DL_SHA256)].parent, DL_EXT);
         assert_eq!(name(DV_DATA), "Data");
         assert_eq!(name(DL_STATUS), "Status");
         assert_eq!(name(DV_STATUS), "Status");

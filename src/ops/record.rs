@@ -1,0 +1,167 @@
+//! The executor's durable records (each one frame of [`crate::persist::frame`]):
+//!
+//! | Record | Holds | Written |
+//! |---|---|---|
+//! | state (`records`) | the tree's server-visible state (SCOMO inventory, DM account, ACLs), the job counter, the jobs, the outbox, the package map | at each job transition and by `save` |
+//! | acks (`records + 1`) | ids of reports the server acknowledged since the state record last held them | on each acknowledgement |
+//! | transfer (`records + 2`) | the download of the job at the head of the queue: object URL, notify URL, descriptor size, validator | when a descriptor is read and when an object starts from byte 0 |
+//!
+//! One state record keeps the tree and the jobs in step: a transition and its effect on the
+//! tree are one atomic write.
+
+use minicbor::{Decode, Decoder, Encode, Encoder, decode, encode};
+
+use crate::mo::NodeName;
+use crate::ops::job::{Job, decode_digest};
+use crate::ops::outbox::Report;
+use crate::platform::PackageKey;
+use crate::tree::Tree;
+
+/// Schema version of the state record.
+pub(crate) const STATE_VERSION: u8 = 1;
+/// Schema version of the acknowledgement record.
+pub(crate) const ACK_VERSION: u8 = 1;
+
+/// A package the component store holds for `Inventory/Delivered/<name>/Data`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Package {
+    pub name: NodeName,
+    pub key: PackageKey,
+    pub len: u64,
+    /// SHA-256 of the bytes, computed as they were stored; checked again before install.
+    pub digest: [u8; 32],
+}
+
+impl Package {
+    fn encode<W: encode::Write>(&self, e: &mut Encoder<W>) -> Result<(), encode::Error<W::Error>> {
+        e.array(4)?
+            .str(&self.name)?
+            .u16(self.key.0)?
+            .u64(self.len)?
+            .bytes(&self.digest)?;
+        Ok(())
+    }
+
+    fn decode(d: &mut Decoder<'_>) -> Result<Self, decode::Error> {
+        if d.array()? != Some(4) {
+            return Err(decode::Error::message("package is not a 4-array"));
+        }
+        let name =
+            crate::mo::node_name(d.str()?).map_err(|_| decode::Error::message("bad node name"))?;
+        let key = PackageKey(d.u16()?);
+        let len = d.u64()?;
+        let digest = decode_digest(d)?.ok_or(decode::Error::message("missing digest"))?;
+        Ok(Self {
+            name,
+            key,
+            len,
+            digest,
+        })
+    }
+}
+
+/// The state record, for encoding.
+pub(crate) struct StateOut<'a, const DL: usize, const DV: usize, const DP: usize, const ACL: usize>
+{
+    pub tree: &'a Tree<DL, DV, DP, ACL>,
+    pub next_id: u32,
+    pub jobs: &'a [Job],
+    pub outbox: &'a [Report],
+    pub packages: &'a [Package],
+}
+
+impl<const DL: usize, const DV: usize, const DP: usize, const ACL: usize> Encode<()>
+    for StateOut<'_, DL, DV, DP, ACL>
+{
+    fn encode<W: encode::Write>(
+        &self,
+        e: &mut Encoder<W>,
+        _: &mut (),
+    ) -> Result<(), encode::Error<W::Error>> {
+        e.array(5)?;
+        self.tree.encode_state(e)?;
+        e.u32(self.next_id)?;
+        e.array(self.jobs.len() as u64)?;
+        for j in self.jobs {
+            j.encode(e)?;
+        }
+        e.array(self.outbox.len() as u64)?;
+        for r in self.outbox {
+            r.encode(e)?;
+        }
+        e.array(self.packages.len() as u64)?;
+        for p in self.packages {
+            p.encode(e)?;
+        }
+        Ok(())
+    }
+}
+
+/// The state record, decoded; the tree part stays raw CBOR for
+/// [`Tree::decode_state`].
+pub(crate) struct StateIn<'b, const J: usize, const O: usize, const P: usize> {
+    pub tree: &'b [u8],
+    pub next_id: u32,
+    pub jobs: heapless::Vec<Job, J>,
+    pub outbox: heapless::Vec<Report, O>,
+    pub packages: heapless::Vec<Package, P>,
+}
+
+fn list<T, const N: usize>(
+    d: &mut Decoder<'_>,
+    one: fn(&mut Decoder<'_>) -> Result<T, decode::Error>,
+) -> Result<heapless::Vec<T, N>, decode::Error> {
+    let n = d
+        .array()?
+        .ok_or(decode::Error::message("indefinite array"))?;
+    let mut v = heapless::Vec::new();
+    for _ in 0..n {
+        v.push(one(d)?)
+            .map_err(|_| decode::Error::message("more entries than capacity"))?;
+    }
+    Ok(v)
+}
+
+impl<'b, const J: usize, const O: usize, const P: usize> Decode<'b, ()> for StateIn<'b, J, O, P> {
+    fn decode(d: &mut Decoder<'b>, _: &mut ()) -> Result<Self, decode::Error> {
+        if d.array()? != Some(5) {
+            return Err(decode::Error::message("state is not a 5-array"));
+        }
+        let start = d.position();
+        d.skip()?;
+        let tree = d
+            .input()
+            .get(start..d.position())
+            .ok_or(decode::Error::message("tree span"))?;
+        Ok(Self {
+            tree,
+            next_id: d.u32()?,
+            jobs: list(d, Job::decode)?,
+            outbox: list(d, Report::decode)?,
+            packages: list(d, Package::decode)?,
+        })
+    }
+}
+
+/// The acknowledgement record: report ids.
+pub(crate) struct Acks<const O: usize>(pub heapless::Vec<u32, O>);
+
+impl<const O: usize> Encode<()> for Acks<O> {
+    fn encode<W: encode::Write>(
+        &self,
+        e: &mut Encoder<W>,
+        _: &mut (),
+    ) -> Result<(), encode::Error<W::Error>> {
+        e.array(self.0.len() as u64)?;
+        for id in &self.0 {
+            e.u32(*id)?;
+        }
+        Ok(())
+    }
+}
+
+impl<'b, const O: usize> Decode<'b, ()> for Acks<O> {
+    fn decode(d: &mut Decoder<'b>, _: &mut ()) -> Result<Self, decode::Error> {
+        list(d, |d| d.u32()).map(Acks)
+    }
+}
