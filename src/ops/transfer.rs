@@ -331,8 +331,11 @@ impl Transfer {
             }
             Ok(Resume::Complete) if same_object => self.commit(store),
             Ok(Resume::Continue { complete_length }) if same_object => {
-                let declared = match store.resume(self.key) {
-                    Ok(w) => w.declared_size(),
+                let declared = match store.resume(self.key).and_then(|w| {
+                    let declared = w.declared_size();
+                    w.suspend().map(|_| declared)
+                }) {
+                    Ok(declared) => declared,
                     Err(_) => return self.decide(Event::Retry(FetchFailure::Interrupted)),
                 };
                 let limit = match (self.dd_size, complete_length) {
