@@ -35,10 +35,15 @@ fn writes_for(dev: Dev, exec: &str) -> (u32, Dev) {
 fn install_activate_and_remove_write_at_most_8_state_records_each() {
     let mut dev = Dev::new(0xFF, Script::default());
     dev.push("p1", "pkg-1", &package(&[("com.a", "1.0", "A")], 2000), 500);
-    let (install, dev) = writes_for(dev, "./SCOMO/Inventory/Delivered/p1/Operations/InstallInactive");
+    let (install, dev) = writes_for(
+        dev,
+        "./SCOMO/Inventory/Delivered/p1/Operations/InstallInactive",
+    );
     let (activate, dev) = writes_for(dev, "./SCOMO/Inventory/Deployed/com.a/Operations/Activate");
-    let (deactivate, dev) =
-        writes_for(dev, "./SCOMO/Inventory/Deployed/com.a/Operations/Deactivate");
+    let (deactivate, dev) = writes_for(
+        dev,
+        "./SCOMO/Inventory/Deployed/com.a/Operations/Deactivate",
+    );
     let (remove, dev) = writes_for(dev, "./SCOMO/Inventory/Deployed/com.a/Operations/Remove");
     let (remove_dp, _) = writes_for(dev, "./SCOMO/Inventory/Delivered/p1/Operations/Remove");
     for (name, n) in [
@@ -50,7 +55,10 @@ fn install_activate_and_remove_write_at_most_8_state_records_each() {
     ] {
         println!("{name}: {n} state-record writes");
         assert!(n <= 8, "{name}: {n} state-record writes");
-        assert!(n >= 3, "{name}: {n} writes cannot journal start, end and ack");
+        assert!(
+            n >= 3,
+            "{name}: {n} writes cannot journal start, end and ack"
+        );
     }
 }
 
@@ -60,9 +68,10 @@ fn a_download_writes_no_state_record_per_chunk_and_each_byte_once() {
     dev.chip.borrow_mut().reset_wear();
     let bytes = package(&[("com.a", "1.0", "A")], 12 * 1024 - 200);
     dev.web.chunk = 256;
-    dev.web
-        .objects
-        .insert(PKG.into(), Object::new("application/octet-stream", bytes.clone()));
+    dev.web.objects.insert(
+        PKG.into(),
+        Object::new("application/octet-stream", bytes.clone()),
+    );
     let before = dev.state_writes();
     dev.order_download("p1", "pkg-1", PKG, "Download", Some("c1"));
     let dev = dev.run();
@@ -102,7 +111,10 @@ fn after_a_cut_mid_download_at_most_one_page_is_written_and_fetched_again() {
     let dev = dev.reboot().run();
     assert_eq!(dev.result("c1"), 1200);
     let resumed_at = dev.web.requests[1].1 as usize;
-    assert!(6 * 1024 + 300 - resumed_at <= PAGE, "refetched from {resumed_at}");
+    assert!(
+        6 * 1024 + 300 - resumed_at <= PAGE,
+        "refetched from {resumed_at}"
+    );
     let mut p = dev.p;
     let key = (0..ops_common::SLOTS)
         .find(|&k| p.components.inspect(PackageKey(k)).unwrap().is_some())
@@ -112,6 +124,10 @@ fn after_a_cut_mid_download_at_most_one_page_is_written_and_fetched_again() {
     let twice: Vec<usize> = (0..bytes.len())
         .filter(|&i| chip.program_count(data + i) > 1)
         .collect();
-    assert!(twice.len() <= PAGE, "{} bytes programmed twice", twice.len());
+    assert!(
+        twice.len() <= PAGE,
+        "{} bytes programmed twice",
+        twice.len()
+    );
     assert!(twice.iter().all(|&i| i / PAGE == resumed_at / PAGE));
 }

@@ -66,7 +66,11 @@ fn activate_reports_1200_walks_10_50_10_and_makes_it_active() {
     assert_eq!(r.source, op("Activate"));
     assert_eq!(
         r.items,
-        vec![("./SCOMO/Inventory/Deployed/com.a".into(), 1200, "com.a".into())]
+        vec![(
+            "./SCOMO/Inventory/Deployed/com.a".into(),
+            1200,
+            "com.a".into()
+        )]
     );
 }
 
@@ -124,16 +128,17 @@ fn a_failed_status_stays_until_the_next_operation() {
 fn remove_reports_1200_walks_10_30_and_deletes_the_node() {
     let mut dev = with_component();
     let w = walk(&mut dev, &op("Remove"), "c1");
-    assert_eq!(
-        w,
-        [DeployedStatus::Idle, DeployedStatus::RemoveProgressing]
-    );
+    assert_eq!(w, [DeployedStatus::Idle, DeployedStatus::RemoveProgressing]);
     assert_eq!(dev.result("c1"), 1200);
     assert!(dev.tree.scomo().deployed("com.a").is_none());
     assert!(dev.installed().is_empty());
     assert_eq!(
         dev.reports("c1")[0].items,
-        vec![("./SCOMO/Inventory/Deployed/com.a".into(), 1200, "com.a".into())]
+        vec![(
+            "./SCOMO/Inventory/Deployed/com.a".into(),
+            1200,
+            "com.a".into()
+        )]
     );
 }
 

@@ -201,9 +201,16 @@ fn download_descriptor_posts_900_then_reports_1200() {
     assert_eq!(dev.result("c1"), 1200);
     assert_eq!(dev.web.requests[0].0, DESC);
     assert_eq!(dev.web.requests[1].0, PKG);
-    assert_eq!(dev.web.notifies, vec![(NOTIFY.into(), "900 Success".into())]);
+    assert_eq!(
+        dev.web.notifies,
+        vec![(NOTIFY.into(), "900 Success".into())]
+    );
     // The report is posted before the install.
-    let notify = dev.log.iter().position(|l| l.starts_with("notify")).unwrap();
+    let notify = dev
+        .log
+        .iter()
+        .position(|l| l.starts_with("notify"))
+        .unwrap();
     let session = dev.log.iter().position(|l| l == "session").unwrap();
     assert!(notify < session);
 }
@@ -236,7 +243,10 @@ fn download_invalid_descriptor_reports_1402() {
     let mut dev = device();
     dev.web.objects.insert(
         DESC.into(),
-        Object::new("application/vnd.oma.dd+xml", b"<media><size>x</size></media>".to_vec()),
+        Object::new(
+            "application/vnd.oma.dd+xml",
+            b"<media><size>x</size></media>".to_vec(),
+        ),
     );
     dev.order_download("p1", "pkg-1", DESC, "Download", Some("c1"));
     let dev = dev.run();
@@ -426,10 +436,9 @@ fn download_longer_than_its_length_stops_at_the_first_extra_byte_1402() {
     let mut bytes = package(&[("com.a", "1.0", "A")], 500);
     bytes.extend([0u8; 100]);
     let desc = dd(PKG, bytes.len() - 100, Some(NOTIFY));
-    dev.web.objects.insert(
-        DESC.into(),
-        Object::new("application/vnd.oma.dd+xml", desc),
-    );
+    dev.web
+        .objects
+        .insert(DESC.into(), Object::new("application/vnd.oma.dd+xml", desc));
     serve_pkg(&mut dev, bytes);
     dev.order_download("p1", "pkg-1", DESC, "Download", Some("c1"));
     let dev = dev.run();
@@ -560,7 +569,10 @@ fn exec_with_an_overlong_correlator_is_413_and_a_full_queue_is_420() {
     );
     for i in 0..4 {
         assert_eq!(
-            dev.exec("./SCOMO/Download/p1/Operations/Download", Some(&format!("c{i}"))),
+            dev.exec(
+                "./SCOMO/Download/p1/Operations/Download",
+                Some(&format!("c{i}"))
+            ),
             StatusCode::Accepted
         );
     }

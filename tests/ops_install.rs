@@ -41,14 +41,24 @@ fn delivered(dev: &Dev) -> (DeliveredStatus, DeliveredState) {
 fn pushed_package_is_stored_and_its_size_recorded() {
     let dev = pushed(Script::default());
     let d = dev.tree.scomo().delivered("p1").unwrap();
-    assert_eq!(d.data_size(), Some(package(&[("com.a", "1.0", "A"), ("com.b", "1.0", "B")], 2500).len() as u32));
+    assert_eq!(
+        d.data_size(),
+        Some(package(&[("com.a", "1.0", "A"), ("com.b", "1.0", "B")], 2500).len() as u32)
+    );
     assert_eq!(
         delivered(&dev),
         (DeliveredStatus::Idle, DeliveredState::Delivered)
     );
     // It survives a reboot, with its data.
     let dev = dev.reboot();
-    assert!(dev.tree.scomo().delivered("p1").unwrap().data_size().is_some());
+    assert!(
+        dev.tree
+            .scomo()
+            .delivered("p1")
+            .unwrap()
+            .data_size()
+            .is_some()
+    );
 }
 
 #[test]
@@ -61,8 +71,16 @@ fn install_reports_1200_per_component_and_marks_the_package_installed() {
     assert_eq!(
         r.items,
         vec![
-            ("./SCOMO/Inventory/Deployed/com.a".into(), 1200, "com.a".into()),
-            ("./SCOMO/Inventory/Deployed/com.b".into(), 1200, "com.b".into())
+            (
+                "./SCOMO/Inventory/Deployed/com.a".into(),
+                1200,
+                "com.a".into()
+            ),
+            (
+                "./SCOMO/Inventory/Deployed/com.b".into(),
+                1200,
+                "com.b".into()
+            )
         ]
     );
     assert_eq!(
@@ -76,7 +94,14 @@ fn install_reports_1200_per_component_and_marks_the_package_installed() {
     }
     assert_eq!(dev.installed().len(), 2);
     // The package stays until the server removes it.
-    assert!(dev.tree.scomo().delivered("p1").unwrap().data_size().is_some());
+    assert!(
+        dev.tree
+            .scomo()
+            .delivered("p1")
+            .unwrap()
+            .data_size()
+            .is_some()
+    );
 }
 
 #[test]
@@ -304,12 +329,9 @@ fn install_that_never_takes_effect_after_restarts_reports_1405() {
             // Simulate a restart that did not help: recover with an installer that still
             // has the staged package of this boot.
             let mut tree = ops_common::tree();
-            let ex = scomo::ops::Executor::recover(
-                scomo::ops::Config::default(),
-                &mut tree,
-                &mut dev.p,
-            )
-            .unwrap();
+            let ex =
+                scomo::ops::Executor::recover(scomo::ops::Config::default(), &mut tree, &mut dev.p)
+                    .unwrap();
             dev.tree = tree;
             dev.ex = ex;
         }
@@ -341,7 +363,11 @@ fn update_replaces_the_deployed_component_1200() {
     assert_eq!(installed[0].version.as_str(), "2.0");
     assert_eq!(
         dev.reports("c2")[0].items,
-        vec![("./SCOMO/Inventory/Deployed/com.a".into(), 1200, "com.a".into())]
+        vec![(
+            "./SCOMO/Inventory/Deployed/com.a".into(),
+            1200,
+            "com.a".into()
+        )]
     );
 }
 

@@ -128,7 +128,8 @@ fn an_exec_whose_202_was_never_saved_is_not_run() {
     {
         let mut h = dev.ex.handler(&mut dev.p);
         assert_eq!(
-            dev.tree.exec(ops_common::SRV, INSTALL, Some("c1"), None, &mut h),
+            dev.tree
+                .exec(ops_common::SRV, INSTALL, Some("c1"), None, &mut h),
             StatusCode::Accepted
         );
     }

@@ -5,10 +5,10 @@ use minicbor::Decoder;
 use crate::codes::{ResultCode, ScomoResult};
 use crate::mo::{
     DeliveredLeaf, DeliveredState, DeliveredStatus, DeployedState, DeployedStatus, DownloadLeaf,
-    DownloadStatus, NodeName, Primitive,
+    DownloadStatus, EntryKind, NodeName, Primitive,
 };
 use crate::ops::dd::InstallStatus;
-use crate::ops::inventory::{self, Installed, List, ScratchSink, UriBuf, entry_uri, write_entry};
+use crate::ops::inventory::{self, Installed, ScratchSink, UriBuf, entry_uri, write_entry};
 use crate::ops::job::{Job, JobId, Phase};
 use crate::ops::outbox::Report;
 use crate::ops::record::{ACK_VERSION, Acks, Package, STATE_VERSION, StateIn, StateOut};
@@ -752,7 +752,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         &mut self,
         job: &Job,
         result: ResultCode,
-        list: List,
+        list: EntryKind,
         identifier: Option<&str>,
         status: impl FnOnce(&mut Tree<DL, DV, DP, ACL>),
         tree: &mut Tree<DL, DV, DP, ACL>,
@@ -832,8 +832,8 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         I: Installer,
     {
         let name = job.name.clone();
-        match List::of(job.primitive) {
-            List::Download => {
+        match job.primitive.entry_kind() {
+            EntryKind::Download => {
                 let Some(entry) = tree.scomo().download(&name) else {
                     return self.gone(job, tree, p);
                 };
@@ -849,7 +849,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     return self.conclude(
                         job,
                         result,
-                        List::Download,
+                        EntryKind::Download,
                         pkg_id.get(),
                         |t| set_download(t, &name, DownloadStatus::DownloadFailed),
                         tree,
@@ -867,7 +867,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     p,
                 )
             }
-            List::Delivered => {
+            EntryKind::Delivered => {
                 let Some(entry) = tree.scomo().delivered(&name) else {
                     return self.gone(job, tree, p);
                 };
@@ -884,7 +884,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     return self.conclude(
                         job,
                         ResultCode::InstallFailed,
-                        List::Delivered,
+                        EntryKind::Delivered,
                         pkg_id.get(),
                         |t| set_delivered(t, &name, DeliveredStatus::InstallFailedWithoutData),
                         tree,
@@ -896,7 +896,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     Consent::Reject => self.conclude(
                         job,
                         ResultCode::UserCancelled,
-                        List::Delivered,
+                        EntryKind::Delivered,
                         pkg_id.get(),
                         |t| set_delivered(t, &name, DeliveredStatus::InstallFailedWithData),
                         tree,
@@ -910,7 +910,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     ),
                 }
             }
-            List::Deployed => {
+            EntryKind::Deployed => {
                 let Some(entry) = tree.scomo().deployed(&name) else {
                     return self.gone(job, tree, p);
                 };
@@ -921,7 +921,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     Consent::Reject => self.conclude(
                         job,
                         ResultCode::UserCancelled,
-                        List::Deployed,
+                        EntryKind::Deployed,
                         id.get(),
                         |t| set_deployed(t, &name, failed),
                         tree,
@@ -956,7 +956,15 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             Primitive::Activate => ResultCode::ActivateFailed,
             Primitive::Deactivate => ResultCode::DeactivateFailed,
         };
-        self.conclude(job, result, List::of(job.primitive), None, |_| {}, tree, p)
+        self.conclude(
+            job,
+            result,
+            job.primitive.entry_kind(),
+            None,
+            |_| {},
+            tree,
+            p,
+        )
     }
 
     /// A download in progress: acts on what the last fetch brought, or issues the next.
@@ -1191,7 +1199,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         let root = UriBuf::try_from(tree.scomo_root()).unwrap_or_default();
         let mut report = self.report(job, &root, ResultCode::Successful);
         report.item(
-            |w| write_entry(w, &root, List::Delivered, &name),
+            |w| write_entry(w, &root, EntryKind::Delivered, &name),
             pkg_id.get().unwrap_or(&name),
         );
         set_download(tree, &name, DownloadStatus::DownloadComplete);
@@ -1223,7 +1231,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         self.conclude(
             job,
             result,
-            List::Download,
+            EntryKind::Download,
             pkg_id.get(),
             |t| set_download(t, &name, DownloadStatus::DownloadFailed),
             tree,
@@ -1254,7 +1262,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             Consent::Reject => self.conclude(
                 job,
                 ResultCode::UserCancelled,
-                List::Download,
+                EntryKind::Download,
                 pkg_id.get(),
                 |t| set_download(t, &name, DownloadStatus::InstallFailedWithoutData),
                 tree,
@@ -1291,11 +1299,11 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                 let pkg_id = Ident::from(entry.pkg_id());
                 self.packages.retain(|m| m.name != name);
                 self.gc = true;
-                let uri = entry_uri(tree.scomo_root(), List::Delivered, &name);
+                let uri = entry_uri(tree.scomo_root(), EntryKind::Delivered, &name);
                 self.conclude(
                     job,
                     ResultCode::Successful,
-                    List::Delivered,
+                    EntryKind::Delivered,
                     pkg_id.get(),
                     |t| {
                         let _ = t.device_delete(&uri);
@@ -1337,11 +1345,11 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         match answer {
             Ok(Outcome::Done) => {
                 let primitive = job.primitive;
-                let uri = entry_uri(tree.scomo_root(), List::Deployed, &name);
+                let uri = entry_uri(tree.scomo_root(), EntryKind::Deployed, &name);
                 self.conclude(
                     job,
                     ResultCode::Successful,
-                    List::Deployed,
+                    EntryKind::Deployed,
                     id.get(),
                     |t| match primitive {
                         Primitive::RemoveDeployed => {
@@ -1367,7 +1375,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             Err(e) => self.conclude(
                 job,
                 e.kind().result_code(op),
-                List::Deployed,
+                EntryKind::Deployed,
                 id.get(),
                 |t| set_deployed(t, &name, failed),
                 tree,
@@ -1429,11 +1437,11 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         S: StateStore,
     {
         let name = job.name.clone();
-        let list = List::of(job.primitive);
+        let list = job.primitive.entry_kind();
         let ident = Ident::from(match list {
-            List::Download => tree.scomo().download(&name).and_then(|e| e.pkg_id()),
-            List::Delivered => tree.scomo().delivered(&name).and_then(|e| e.pkg_id()),
-            List::Deployed => tree.scomo().deployed(&name).and_then(|e| e.id()),
+            EntryKind::Download => tree.scomo().download(&name).and_then(|e| e.pkg_id()),
+            EntryKind::Delivered => tree.scomo().delivered(&name).and_then(|e| e.pkg_id()),
+            EntryKind::Deployed => tree.scomo().deployed(&name).and_then(|e| e.id()),
         });
         let primitive = job.primitive;
         let has_data = self.package(&name).is_some();
@@ -1443,8 +1451,10 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             list,
             ident.get(),
             |t| match list {
-                List::Download => set_download(t, &name, DownloadStatus::InstallFailedWithoutData),
-                List::Delivered => set_delivered(
+                EntryKind::Download => {
+                    set_download(t, &name, DownloadStatus::InstallFailedWithoutData)
+                }
+                EntryKind::Delivered => set_delivered(
                     t,
                     &name,
                     if has_data {
@@ -1453,7 +1463,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                         DeliveredStatus::InstallFailedWithoutData
                     },
                 ),
-                List::Deployed => set_deployed(t, &name, component_op(primitive).2),
+                EntryKind::Deployed => set_deployed(t, &name, component_op(primitive).2),
             },
             tree,
             p,
@@ -1474,13 +1484,13 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         I: Installer,
     {
         let name = job.name.clone();
-        let list = List::of(job.primitive);
+        let list = job.primitive.entry_kind();
         let inactive = matches!(
             job.primitive,
             Primitive::InstallInactive | Primitive::DownloadInstallInactive
         );
         let (key, digest) = match list {
-            List::Download => (job.key, job.digest),
+            EntryKind::Download => (job.key, job.digest),
             _ => match self.package(&name) {
                 Some(m) => (Some(m.key), Some(m.digest)),
                 None => (None, None),
@@ -1491,7 +1501,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         };
         // What the tree says about the package (copied: the tree changes afterwards).
         let facts = match list {
-            List::Download => tree.scomo().download(&name).map(|e| Facts {
+            EntryKind::Download => tree.scomo().download(&name).map(|e| Facts {
                 pkg_id: Ident::from(e.pkg_id()),
                 name: Ident::from(e.get(DownloadLeaf::Name)),
                 pkg_type: Ident::from(e.get(DownloadLeaf::PkgType)),
@@ -1564,7 +1574,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     return self.install_like_failure(job, code, tree, p);
                 }
                 match list {
-                    List::Download => set_download(tree, &name, DownloadStatus::Idle),
+                    EntryKind::Download => set_download(tree, &name, DownloadStatus::Idle),
                     _ => {
                         if let Some(e) = tree.scomo_mut().delivered_mut(&name) {
                             e.set_status(DeliveredStatus::Idle);

@@ -6,57 +6,21 @@ use core::fmt::{self, Write as _};
 
 use crate::codes::{ResultCode, StatusCode};
 use crate::mo::{
-    DeliveredLeaf, DeployedLeaf, DeployedState, DeployedStatus, DownloadLeaf, NodeName, Primitive,
-    node_name,
+    DeliveredLeaf, DeployedLeaf, DeployedState, DeployedStatus, DownloadLeaf, EntryKind, EntryUri,
+    NodeName, Primitive, node_name,
 };
 use crate::ops::outbox::Report;
 use crate::platform::{ComponentInfo, ComponentSink};
 use crate::tree::Tree;
 
-/// The three lists of entries a SCOMO operation targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum List {
-    /// `Download/<X>`.
-    Download,
-    /// `Inventory/Delivered/<X>`.
-    Delivered,
-    /// `Inventory/Deployed/<X>`.
-    Deployed,
-}
-
-impl List {
-    /// The list a primitive's entry belongs to.
-    pub fn of(p: Primitive) -> Self {
-        match p {
-            Primitive::Download
-            | Primitive::DownloadInstall
-            | Primitive::DownloadInstallInactive => List::Download,
-            Primitive::Install | Primitive::InstallInactive | Primitive::RemoveDelivered => {
-                List::Delivered
-            }
-            Primitive::Activate | Primitive::Deactivate | Primitive::RemoveDeployed => {
-                List::Deployed
-            }
-        }
-    }
-
-    fn path(self) -> &'static str {
-        match self {
-            List::Download => "Download",
-            List::Delivered => "Inventory/Delivered",
-            List::Deployed => "Inventory/Deployed",
-        }
-    }
-}
-
 /// Writes `./<root>/<list>/<name>`.
 pub(crate) fn write_entry(
     w: &mut dyn fmt::Write,
     root: &str,
-    list: List,
+    kind: EntryKind,
     name: &str,
 ) -> fmt::Result {
-    write!(w, "./{root}/{}/{name}", list.path())
+    write!(w, "{}", EntryUri::entry(root, kind, name))
 }
 
 /// Writes the executed node, `./<root>/<list>/<name>/Operations/<primitive>`.
@@ -66,18 +30,17 @@ pub(crate) fn write_source(
     primitive: Primitive,
     name: &str,
 ) -> fmt::Result {
-    write_entry(w, root, List::of(primitive), name)?;
-    write!(w, "/Operations/{}", primitive.node_name())
+    write!(w, "{}", EntryUri::operation(root, primitive, name))
 }
 
 /// A URI built on the stack.
 pub(crate) type UriBuf = heapless::String<160, u8>;
 
 /// `./<root>/<list>/<name>` as a string.
-pub(crate) fn entry_uri(root: &str, list: List, name: &str) -> UriBuf {
+pub(crate) fn entry_uri(root: &str, kind: EntryKind, name: &str) -> UriBuf {
     let mut s = UriBuf::new();
     // Root, list and name are bounded (48 + 19 + 32 bytes): it always fits.
-    let _ = write_entry(&mut s, root, list, name);
+    let _ = write_entry(&mut s, root, kind, name);
     s
 }
 
@@ -267,7 +230,7 @@ pub(crate) fn deploy<const DL: usize, const DV: usize, const DP: usize, const AC
             DeployedState::Active
         });
         entry.set_status(DeployedStatus::Idle);
-        report.item(|w| write_entry(w, &root, List::Deployed, &name), c.id);
+        report.item(|w| write_entry(w, &root, EntryKind::Deployed, &name), c.id);
     }
     Ok(())
 }
@@ -294,7 +257,7 @@ pub(crate) fn deliver<const DL: usize, const DV: usize, const DP: usize, const A
         .cloned()
         .ok_or(StatusCode::NotFound)?;
     if tree.scomo().delivered(name).is_some() {
-        let uri = entry_uri(tree.scomo_root(), List::Delivered, name);
+        let uri = entry_uri(tree.scomo_root(), EntryKind::Delivered, name);
         tree.device_delete(&uri)?;
     }
     let entry = tree.scomo_mut().add_delivered(name)?;

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use scomo::codes::StatusCode;
 use scomo::dm::alert::SessionHandler;
-use scomo::mock::{Installed, MockFlash, MockInstaller, Script, write_package};
 use scomo::mo::{DevDetail, DevInfo, DmAcc, MoVersion, Scomo};
+use scomo::mock::{Installed, MockFlash, MockInstaller, Script, write_package};
 use scomo::ops::{
     Action, Config, ExecError, Executor, FetchFailure, FetchHead, Flow, JobId, Platform,
 };
@@ -181,8 +181,10 @@ pub fn platform<const W: usize, const E: usize>(
         SLOTS,
         erased,
     )?;
-    let inventory =
-        NorStateStore::mount(Partition::new(chip, INSTALLER.0, INSTALLER.1).unwrap(), erased)?;
+    let inventory = NorStateStore::mount(
+        Partition::new(chip, INSTALLER.0, INSTALLER.1).unwrap(),
+        erased,
+    )?;
     Ok(Platform {
         components: packages,
         state: Counting {
@@ -218,7 +220,13 @@ pub fn dd(object: &str, size: usize, notify: Option<&str>) -> Vec<u8> {
 impl<const W: usize, const E: usize> Rig<W, E> {
     /// A new device with an erased flash.
     pub fn new(erased: u8, script: Script) -> Self {
-        Self::boot(leak(Flash::<W, E>::new(erased)), erased, script, Web::default()).unwrap()
+        Self::boot(
+            leak(Flash::<W, E>::new(erased)),
+            erased,
+            script,
+            Web::default(),
+        )
+        .unwrap()
     }
 
     /// A device booting from `chip`.
@@ -303,7 +311,12 @@ impl<const W: usize, const E: usize> Rig<W, E> {
             self.add(&format!("{base}/PkgID"), pkg_id).unwrap();
         }
         let data = format!("{base}/Data");
-        let written = match self.tree.scomo().delivered(name).and_then(|e| e.data_size()) {
+        let written = match self
+            .tree
+            .scomo()
+            .delivered(name)
+            .and_then(|e| e.data_size())
+        {
             Some(_) => self.tree.replace(SRV, &data, Item::new(&[]), None),
             None => self.tree.add(SRV, &data, Item::new(&[]), None),
         };
@@ -525,7 +538,10 @@ impl<const W: usize, const E: usize> Rig<W, E> {
                 self = self.reboot();
             }
         }
-        panic!("the executor never went idle: {:?}", &self.log[self.log.len() - 20..]);
+        panic!(
+            "the executor never went idle: {:?}",
+            &self.log[self.log.len() - 20..]
+        );
     }
 
     /// The installer's inventory.
