@@ -213,7 +213,7 @@ fn install_of_a_package_failing_verification_reports_1407() {
         ..Script::default()
     });
     dev.exec(INSTALL, Some("c1"));
-    let mut dev = dev.run();
+    let dev = dev.run();
     assert_eq!(dev.result("c1"), 1407);
     assert_eq!(dev.p.installer.calls().install, 0);
     assert_eq!(delivered(&dev).0, DeliveredStatus::InstallFailedWithData);
@@ -285,7 +285,7 @@ fn install_by_a_pending_installer_is_polled_until_1200() {
         ..Script::default()
     });
     dev.exec(INSTALL, Some("c1"));
-    let mut dev = dev.run();
+    let dev = dev.run();
     assert_eq!(dev.result("c1"), 1200);
     assert_eq!(dev.p.installer.calls().install, 4);
     // Verified once, not at every poll.

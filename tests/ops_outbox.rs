@@ -158,7 +158,7 @@ fn a_running_install_interrupted_by_a_reboot_is_called_again_and_reported_once()
         dev.tree.scomo().delivered("p1").unwrap().status(),
         scomo::mo::DeliveredStatus::InstallProgressing
     );
-    let mut dev = dev.reboot();
+    let dev = dev.reboot();
     assert_eq!(
         dev.tree.scomo().delivered("p1").unwrap().status(),
         scomo::mo::DeliveredStatus::InstallProgressing
