@@ -30,7 +30,7 @@ pub const NAME_CAP: usize = 32;
 pub type NodeName = heapless::String<NAME_CAP, u8>;
 
 /// Bytes shared by the optional leaves of one `Download/<X>` entry.
-pub const DOWNLOAD_BYTES: usize = 448;
+pub const DOWNLOAD_BYTES: usize = 384;
 /// Bytes shared by the optional leaves of one `Inventory/Delivered/<X>` entry.
 pub const DELIVERED_BYTES: usize = 224;
 /// Bytes shared by the optional leaves of one `Inventory/Deployed/<X>` entry.
