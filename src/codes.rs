@@ -116,6 +116,36 @@ impl StatusCode {
 }
 
 code_table! {
+    /// An OMA DM alert code (digest 7.6), the `Data` of an `Alert`.
+    pub enum AlertCode {
+        /// 1100 DISPLAY (server to client: show a text).
+        Display = 1100,
+        /// 1101 CONFIRM OR REJECT.
+        Confirm = 1101,
+        /// 1102 TEXT INPUT.
+        TextInput = 1102,
+        /// 1103 SINGLE CHOICE.
+        SingleChoice = 1103,
+        /// 1104 MULTIPLE CHOICE.
+        MultipleChoice = 1104,
+        /// 1200 SERVER-INITIATED MGMT (Package 1 answering a Package #0).
+        ServerInitiated = 1200,
+        /// 1201 CLIENT-INITIATED MGMT.
+        ClientInitiated = 1201,
+        /// 1222 NEXT MESSAGE: send the next message of your package.
+        NextMessage = 1222,
+        /// 1223 SESSION ABORT.
+        SessionAbort = 1223,
+        /// 1224 CLIENT EVENT.
+        ClientEvent = 1224,
+        /// 1225 NO END OF DATA: a new command came before the last chunk of a Large Object.
+        NoEndOfData = 1225,
+        /// 1226 GENERIC ALERT (SCOMO results).
+        Generic = 1226,
+    }
+}
+
+code_table! {
     /// A SCOMO result code (digest 4), carried in a Generic Alert's `<ResultCode>`, never
     /// in a SyncML `Status`.
     pub enum ResultCode {

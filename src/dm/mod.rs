@@ -4,3 +4,4 @@ pub mod alert;
 pub mod auth;
 pub mod codec;
 pub mod pkg0;
+pub mod session;
