@@ -78,7 +78,13 @@ impl Deferred {
 
     /// Queues a Status, merged into the last entry when it continues its run. `false`
     /// when full.
-    pub fn push_status(&mut self, msg_ref: u32, cmd_ref: u32, cmd: Element, code: StatusCode) -> bool {
+    pub fn push_status(
+        &mut self,
+        msg_ref: u32,
+        cmd_ref: u32,
+        cmd: Element,
+        code: StatusCode,
+    ) -> bool {
         if let Some(last) = self.queue.back_mut() {
             let next = last.cmd_ref.checked_add(u32::from(last.count));
             if last.extra == Extra::None

@@ -47,10 +47,11 @@ pub(super) fn generic(
         }
         for item in &alert.items {
             w.start(Element::Item)?;
-            location(w, Element::Source, alert.source)?;
+            // DTD order: Target, then Source.
             if !item.target.is_empty() {
                 location(w, Element::Target, item.target)?;
             }
+            location(w, Element::Source, alert.source)?;
             w.meta(&MetaOut {
                 format: Some(ALERT_FORMAT),
                 mime_type: Some(alert.alert_type),

@@ -177,7 +177,12 @@ mod tests {
             .encode_slice(&data, &mut text)
             .unwrap();
         let text = std::string::String::from_utf8(text[..n].to_vec()).unwrap();
-        for cuts in [&[1usize, 2, 3][..], &[5, 70, 71, 999], &[], &[63, 64, 65, 129]] {
+        for cuts in [
+            &[1usize, 2, 3][..],
+            &[5, 70, 71, 999],
+            &[],
+            &[63, 64, 65, 129],
+        ] {
             assert_eq!(decode_in_pieces(text.as_bytes(), cuts).unwrap(), data);
         }
     }

@@ -501,7 +501,14 @@ impl<'c> Session<'c> {
     ///
     /// # Errors
     /// [`Error::AlreadyStarted`], [`Error::BufferTooSmall`], [`Error::Credentials`].
-    pub fn start<'o, R: Rng, const DL: usize, const DV: usize, const DP: usize, const ACL: usize>(
+    pub fn start<
+        'o,
+        R: Rng,
+        const DL: usize,
+        const DV: usize,
+        const DP: usize,
+        const ACL: usize,
+    >(
         &'o mut self,
         ctx: &mut Context<'_, R, DL, DV, DP, ACL>,
         out: &'o mut [u8],
@@ -534,7 +541,14 @@ impl<'c> Session<'c> {
             Phase::Running => {}
         }
         let mut lent = lend(ctx);
-        let reply = run::step(&self.config, &self.start, &mut self.st, &mut lent, received, out)?;
+        let reply = run::step(
+            &self.config,
+            &self.start,
+            &mut self.st,
+            &mut lent,
+            received,
+            out,
+        )?;
         self.st.summary.messages_received = self.st.summary.messages_received.saturating_add(1);
         self.st.summary.auth_changed = lent.auth.needs_persisting();
         Ok(match reply {

@@ -7,14 +7,12 @@ use super::deferred::{Entry, Extra, Span};
 use super::generic;
 use super::large_object::{B64Stream, Chunk, Incoming};
 use super::ui::{UI_ANSWER_CAP, UiAnswer, UiKind, UiPrompt};
-use super::{
-    AbortReason, Config, End, Lent, MAX_ALERTS_PER_MESSAGE, Received, Sent, Start, State,
-};
+use super::{AbortReason, Config, End, Lent, MAX_ALERTS_PER_MESSAGE, Received, Sent, Start, State};
 use crate::codes::{AlertCode, StatusCode};
 use crate::dm::auth::{AuthScheme, B64Text, Challenge, Credential, HeaderOutcome};
 use crate::dm::codec::{
-    Alert, Chal, Command, Container, Element, EncodeError, Encoding, HeaderOut, Item, Items,
-    Mark, Message, Meta, MetaOut, Piece, Request, SyncHdr, Value, Writer,
+    Alert, Chal, Command, Container, Element, EncodeError, Encoding, HeaderOut, Item, Items, Mark,
+    Message, Meta, MetaOut, Piece, Request, SyncHdr, Value, Writer,
 };
 use crate::mo::{DEVINFO_SCHEMA, DevInfoLeaf, EntryKind, EntryUri, NodeName};
 use crate::tree::{ExecRequest, Format, ROOT_CAP, UndoLog, Uri, Written};
@@ -312,9 +310,7 @@ fn abort<'o>(
 fn header_fits(hdr: &SyncHdr<'_>, st: &State) -> bool {
     hdr.ver_dtd.eq_str("1.2")
         && hdr.ver_proto.eq_str("DM/1.2")
-        && hdr
-            .session_id
-            .eq_ignore_ascii_case(st.session_id.as_str())
+        && hdr.session_id.eq_ignore_ascii_case(st.session_id.as_str())
 }
 
 /// Checks what must hold before anything is applied, and collects what the step needs.
@@ -491,9 +487,10 @@ fn verify_server(
                     None => Some(AuthScheme::Basic),
                 };
                 match (scheme, text(&cred.data, &mut data_buf)) {
-                    (Some(scheme), Some(data)) => lent
-                        .auth
-                        .verify_server_credential(Some(&Credential { scheme, data }), &server.account),
+                    (Some(scheme), Some(data)) => lent.auth.verify_server_credential(
+                        Some(&Credential { scheme, data }),
+                        &server.account,
+                    ),
                     _ => Err(crate::dm::auth::AuthError::WrongScheme),
                 }
             }
@@ -674,7 +671,10 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         } else {
             0
         };
-        let at = out.len().checked_sub(hmac_len).ok_or(Error::BufferTooSmall)?;
+        let at = out
+            .len()
+            .checked_sub(hmac_len)
+            .ok_or(Error::BufferTooSmall)?;
         let (body, hmac_buf) = out.split_at_mut(at);
         let mut w = Writer::new(body, cfg.encoding)?;
         if st.peer_max_msg > 0 {
@@ -844,8 +844,7 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
             if self.st.alerts_sent.contains(&alert.id) {
                 continue;
             }
-            if self.sent.alerts.len() == MAX_ALERTS_PER_MESSAGE || self.st.alerts_sent.is_full()
-            {
+            if self.sent.alerts.len() == MAX_ALERTS_PER_MESSAGE || self.st.alerts_sent.is_full() {
                 break;
             }
             if generic::generic(&mut self.w, self.cmd_id, &alert).is_err() {
@@ -886,7 +885,13 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
     /// The Status of a received command (none for `NoResp`).
     fn status(&mut self, cmd: &Command<'_>, code: StatusCode) {
         if !cmd.no_resp() {
-            self.emit(cmd.cmd_id(), cmd.element(), code, items_of(cmd), Answer::None);
+            self.emit(
+                cmd.cmd_id(),
+                cmd.element(),
+                code,
+                items_of(cmd),
+                Answer::None,
+            );
         }
     }
 
@@ -950,7 +955,17 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         answer: Answer<'_>,
     ) -> Result<(), EncodeError> {
         let id = self.cmd_id;
-        write_status(&mut self.w, id, self.msg_ref, cmd_ref, el, code, refs, None, answer)?;
+        write_status(
+            &mut self.w,
+            id,
+            self.msg_ref,
+            cmd_ref,
+            el,
+            code,
+            refs,
+            None,
+            answer,
+        )?;
         self.cmd_id += 1;
         self.fresh = false;
         Ok(())
@@ -1135,7 +1150,8 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                     buf.get_mut(..n)
                         .unwrap_or_default()
                         .copy_from_slice(bytes.get(..n).unwrap_or_default());
-                    let uri_text = core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("");
+                    let uri_text =
+                        core::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or("");
                     let mut ok = true;
                     if status {
                         ok = self.deferred_status(&entry, Answer::None);
@@ -1232,8 +1248,7 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                     let typed = self.ui_buf;
                     let answer = match answer {
                         Some(Ok(n)) => Answer::Text(
-                            core::str::from_utf8(typed.get(..n).unwrap_or_default())
-                                .unwrap_or(""),
+                            core::str::from_utf8(typed.get(..n).unwrap_or_default()).unwrap_or(""),
                         ),
                         Some(Err(bits)) => Answer::Choices(bits),
                         None => Answer::None,
@@ -1323,12 +1338,7 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
 
     /// The first pass of an Atomic: applies in order with the undo log, stops at the
     /// first failure.
-    fn apply_atomic<'a>(
-        &mut self,
-        c: &Container<'a>,
-        undo: &mut UndoLog<'_>,
-        pass: &mut Pass<'a>,
-    ) {
+    fn apply_atomic<'a>(&mut self, c: &Container<'a>, undo: &mut UndoLog<'_>, pass: &mut Pass<'a>) {
         for inner in c.commands().flatten() {
             if pass.fail.is_some() {
                 return;
@@ -1384,7 +1394,11 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
             let code = match *verdict {
                 Verdict2::Done(Some((exec_at, code))) if exec_at == at => code,
                 Verdict2::Done(_) => StatusCode::Ok,
-                Verdict2::Failed { at: failed, code, rolled } => {
+                Verdict2::Failed {
+                    at: failed,
+                    code,
+                    rolled,
+                } => {
                     if at < failed {
                         if rolled {
                             StatusCode::AtomicRollbackOk
@@ -1418,7 +1432,9 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         for item in r.items().flatten() {
             let mut uri_buf = [0u8; URI_BUF];
             let result = match item.target.as_ref().map(|t| text(&t.loc_uri, &mut uri_buf)) {
-                Some(Some(uri)) => self.write_item(add, uri, &item, r.meta.as_ref(), undo.as_deref_mut()),
+                Some(Some(uri)) => {
+                    self.write_item(add, uri, &item, r.meta.as_ref(), undo.as_deref_mut())
+                }
                 other => {
                     self.guard(false);
                     Err(if other.is_none() {
@@ -1470,7 +1486,10 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
             .or(cmd_meta.and_then(|m| m.format));
         let b64 = format.is_some_and(|f| f.eq_str(Format::B64.name()));
         if let Some(package) = package {
-            let size = item.meta.and_then(|m| m.size).or(cmd_meta.and_then(|m| m.size));
+            let size = item
+                .meta
+                .and_then(|m| m.size)
+                .or(cmd_meta.and_then(|m| m.size));
             let binary = match format {
                 None => false,
                 Some(f) if b64 => f.eq_str(Format::B64.name()),
@@ -1581,7 +1600,8 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         let Some(incoming) = self.st.incoming.as_mut() else {
             return Err(StatusCode::CommandFailed);
         };
-        if let Err(code) = incoming.feed(item.data.as_ref(), last, &mut |b| handler.object_write(b)) {
+        if let Err(code) = incoming.feed(item.data.as_ref(), last, &mut |b| handler.object_write(b))
+        {
             self.drop_incoming();
             return Err(code);
         }
@@ -1622,7 +1642,13 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         if created {
             let mut uri: heapless::String<{ ROOT_CAP + 64 }> = heapless::String::new();
             let root = self.lent.tree.scomo_root();
-            if write!(uri, "{}", EntryUri::entry(root, EntryKind::Delivered, package)).is_ok() {
+            if write!(
+                uri,
+                "{}",
+                EntryUri::entry(root, EntryKind::Delivered, package)
+            )
+            .is_ok()
+            {
                 let _ = self.lent.tree.device_delete(&uri);
             }
         }
@@ -1668,7 +1694,12 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
         }
         let mut prefix: heapless::String<{ ROOT_CAP + 32 }> = heapless::String::new();
         let root = self.lent.tree.scomo_root();
-        write!(prefix, "{}", EntryUri::entry(root, EntryKind::Delivered, "")).ok()?;
+        write!(
+            prefix,
+            "{}",
+            EntryUri::entry(root, EntryKind::Delivered, "")
+        )
+        .ok()?;
         let rest = parsed.path().strip_prefix(prefix.strip_prefix("./")?)?;
         let (name, leaf) = rest.split_once('/')?;
         (leaf == DATA_LEAF && !name.is_empty()).then_some(name)
@@ -1712,8 +1743,9 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                         .get(self.cfg.server_id, uri, lent.scratch)
                         .and_then(|got| {
                             let size = match (got.format, xml) {
-                                (Format::Bin, true) => base64::encoded_len(got.len, true)
-                                    .unwrap_or(usize::MAX),
+                                (Format::Bin, true) => {
+                                    base64::encoded_len(got.len, true).unwrap_or(usize::MAX)
+                                }
                                 _ => got.len,
                             };
                             let max = self.st.peer_max_obj as usize;
@@ -1741,7 +1773,11 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                 continue;
             }
             let mut uri_buf = [0u8; URI_BUF];
-            if let Some(uri) = item.target.as_ref().and_then(|t| text(&t.loc_uri, &mut uri_buf)) {
+            if let Some(uri) = item
+                .target
+                .as_ref()
+                .and_then(|t| text(&t.loc_uri, &mut uri_buf))
+            {
                 self.results(cmd.cmd_id(), uri);
             }
         }
@@ -1784,13 +1820,18 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
             let mut accept = |_: &ExecRequest<'_>| StatusCode::Accepted;
             lent.tree.exec(server, uri, correlator, data, &mut accept)
         } else {
-            lent.tree.exec(server, uri, correlator, data, &mut *lent.handler)
+            lent.tree
+                .exec(server, uri, correlator, data, &mut *lent.handler)
         }
     }
 
     /// An Alert from the server: its status, whether a Sequence goes on, and the UI
     /// answer (`Ok(len)` of text in `ui_buf`, `Err(bits)` of choices).
-    fn alert(&mut self, a: &Alert<'_>, in_atomic: bool) -> (StatusCode, Flow, Option<Result<usize, u32>>) {
+    fn alert(
+        &mut self,
+        a: &Alert<'_>,
+        in_atomic: bool,
+    ) -> (StatusCode, Flow, Option<Result<usize, u32>>) {
         let code = a.data.as_ref().and_then(Value::to_u32);
         let Some(code) = code else {
             self.guard(false);
