@@ -6,7 +6,8 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
-    dead_code
+    dead_code,
+    clippy::large_enum_variant
 )]
 
 use sha2::{Digest, Sha256};
