@@ -627,6 +627,8 @@ pub struct Srv {
     pub max_msg: Option<u32>,
     pub cred: Option<(AuthScheme, String)>,
     pub resp_uri: Option<String>,
+    /// Whether messages must respect the device's `MaxMsgSize` (off for hostile tests).
+    pub polite: bool,
 }
 
 impl Srv {
@@ -639,6 +641,7 @@ impl Srv {
             max_msg: None,
             cred: None,
             resp_uri: None,
+            polite: true,
         }
     }
 
@@ -693,6 +696,10 @@ impl Srv {
         w.end_message(is_final).unwrap();
         let n = w.finish().unwrap().len();
         buf.truncate(n);
+        assert!(
+            !self.polite || n <= BUF,
+            "the server must respect the device's MaxMsgSize"
+        );
         buf
     }
 

@@ -134,7 +134,7 @@ pub(super) fn package1<'o>(
     lent: &mut Lent<'_>,
     out: &'o mut [u8],
 ) -> Result<(&'o [u8], Option<&'o str>), Error> {
-    let mut run = Run::open(cfg, st, lent, out, 0)?;
+    let mut run = Run::open(cfg, st, lent, out, 0, true)?;
     run.package1(start)?;
     run.close(true)
 }
@@ -172,7 +172,7 @@ pub(super) fn step<'o>(
             )));
         }
         // Only Statuses: the server's code for our header, the same code for each command.
-        let mut run = Run::open(cfg, st, lent, out, msg.hdr.msg_id)?;
+        let mut run = Run::open(cfg, st, lent, out, msg.hdr.msg_id, false)?;
         run.header_status(&msg.hdr, &verdict)?;
         for cmd in msg.body.commands().flatten() {
             run.not_executed(&cmd, verdict.code);
@@ -238,7 +238,7 @@ pub(super) fn step<'o>(
     } else if scan.opens {
         st.server_closed = false;
     }
-    let mut run = Run::open(cfg, st, lent, out, msg.hdr.msg_id)?;
+    let mut run = Run::open(cfg, st, lent, out, msg.hdr.msg_id, resend)?;
     run.header_status(&msg.hdr, &verdict)?;
     if resend {
         // Package 1 again, with the credentials asked for; the server's commands (it
@@ -303,7 +303,7 @@ fn abort<'o>(
     reason: AbortReason,
     out: &'o mut [u8],
 ) -> Result<Reply<'o>, Error> {
-    Run::open(cfg, st, lent, out, 0)?.abort_in_place(reason)
+    Run::open(cfg, st, lent, out, 0, false)?.abort_in_place(reason)
 }
 
 /// Whether the header is DM 1.2 and names this session.
@@ -658,13 +658,15 @@ struct Run<'r, 'c, 'l, 'b> {
 }
 
 impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
-    /// Opens the next message: the header with the credentials the session needs.
+    /// Opens the next message: the header with the credentials the session needs, and
+    /// with `sizes` the device's `MaxMsgSize`/`MaxObjSize`.
     fn open(
         cfg: &'r Config<'c>,
         st: &'r mut State,
         lent: &'r mut Lent<'l>,
         out: &'b mut [u8],
         msg_ref: u32,
+        sizes: bool,
     ) -> Result<Self, Error> {
         let hmac_len = if lent.auth.scheme() == AuthScheme::Hmac {
             HMAC_BASE + cfg.client.name.len()
@@ -699,7 +701,8 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                 },
                 data: c.data,
             }),
-            meta: Some(MetaOut {
+            // The sizes stay in force for the session (digest 7.7): Package 1 says them.
+            meta: sizes.then_some(MetaOut {
                 max_msg_size: Some(cfg.max_msg_size),
                 max_obj_size: Some(cfg.max_obj_size),
                 ..MetaOut::default()
