@@ -140,11 +140,11 @@ fn an_atomic_takes_one_exec_and_refuses_get_and_nesting() {
     }
 }
 
+/// What the hook was shown: the kind, the text, the choices.
+type Seen = std::rc::Rc<std::cell::RefCell<Vec<(UiKind, String, Vec<String>)>>>;
+
 /// A hook that answers from a script and records what it was shown.
-fn scripted(
-    answers: Vec<UiAnswer>,
-    seen: std::rc::Rc<std::cell::RefCell<Vec<(UiKind, String, Vec<String>)>>>,
-) -> Box<dyn scomo::dm::session::UiHook> {
+fn scripted(answers: Vec<UiAnswer>, seen: Seen) -> Box<dyn scomo::dm::session::UiHook> {
     let mut answers = answers.into_iter();
     Box::new(move |p: &UiPrompt<'_>, answer: &mut [u8]| {
         let mut buf = [0u8; 128];

@@ -14,17 +14,19 @@ use crate::codes::StatusCode;
 use crate::dm::codec::Element;
 
 /// Most entries waiting to be sent.
-pub const DEFERRED_CAP: usize = 12;
+pub const DEFERRED_CAP: usize = 10;
 
 /// Bytes for the URIs and UI answers of deferred entries.
-pub const POOL_CAP: usize = 160;
+pub const POOL_CAP: usize = 128;
 
-/// A span of the pool.
+/// A span of the pool (which holds at most 255 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(super) struct Span {
-    at: u16,
-    len: u16,
+    at: u8,
+    len: u8,
 }
+
+const _: () = assert!(POOL_CAP <= u8::MAX as usize);
 
 /// What an entry sends besides (or instead of) its Status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,9 +116,10 @@ impl Deferred {
         if !self.has_room(1, payload.len()) {
             return false;
         }
+        // `has_room` keeps both within the pool, whose length fits a byte.
         let span = Span {
-            at: self.pool.len() as u16,
-            len: payload.len() as u16,
+            at: self.pool.len() as u8,
+            len: payload.len() as u8,
         };
         match &mut entry.extra {
             Extra::Results { uri, .. } => *uri = span,

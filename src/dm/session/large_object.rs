@@ -66,7 +66,7 @@ impl Incoming {
         }
         if last {
             if let Some(stream) = &mut self.b64 {
-                stream.finish(write)?;
+                stream.finish()?;
             }
             if self.size.is_some_and(|size| self.received != size) {
                 return Err(StatusCode::SizeMismatch);
@@ -76,24 +76,24 @@ impl Incoming {
     }
 }
 
-/// Characters of base64 text decoded per batch (a multiple of 4).
+/// Characters of base64 text decoded per batch (a multiple of 4), on the stack.
 const BATCH: usize = 64;
 
 /// A base64 decoder fed text in arbitrary pieces: it keeps the characters of an
-/// incomplete quantum (and a batch of complete ones) between calls, skips whitespace
-/// (servers wrap base64 lines), and accepts padding at the end of any chunk (some
-/// servers encode each chunk on its own).
+/// incomplete quantum between calls (at most 3), skips whitespace (servers wrap base64
+/// lines), and accepts padding at the end of any chunk (some servers encode each chunk on
+/// its own). Complete quanta are decoded in batches from a stack buffer.
 #[derive(Debug, Clone)]
 pub(super) struct B64Stream {
-    text: [u8; BATCH],
-    len: usize,
+    carry: [u8; 3],
+    len: u8,
 }
 
 impl B64Stream {
     /// An empty stream.
     pub const fn new() -> Self {
         Self {
-            text: [0; BATCH],
+            carry: [0; 3],
             len: 0,
         }
     }
@@ -104,46 +104,60 @@ impl B64Stream {
         text: &[u8],
         write: &mut dyn FnMut(&[u8]) -> Result<(), StatusCode>,
     ) -> Result<(), StatusCode> {
+        let mut batch = [0u8; BATCH];
+        let carried = usize::from(self.len);
+        batch
+            .get_mut(..carried)
+            .ok_or(StatusCode::BadRequest)?
+            .copy_from_slice(self.carry.get(..carried).unwrap_or_default());
+        let mut len = carried;
         for &c in text {
             if c.is_ascii_whitespace() {
                 continue;
             }
-            let slot = self.text.get_mut(self.len).ok_or(StatusCode::BadRequest)?;
+            let slot = batch.get_mut(len).ok_or(StatusCode::BadRequest)?;
             *slot = c;
-            self.len += 1;
+            len += 1;
             // A padded quantum ends a base64 run: decode what is held.
-            let padded = self.len.is_multiple_of(4) && c == b'=';
-            if self.len == BATCH || padded {
-                self.flush(write)?;
+            let padded = len.is_multiple_of(4) && c == b'=';
+            if len == BATCH || padded {
+                decode(batch.get(..len).unwrap_or_default(), write)?;
+                len = 0;
             }
         }
+        let whole = len - len % 4;
+        decode(batch.get(..whole).unwrap_or_default(), write)?;
+        let rest = batch.get(whole..len).unwrap_or_default();
+        self.carry
+            .get_mut(..rest.len())
+            .ok_or(StatusCode::BadRequest)?
+            .copy_from_slice(rest);
+        self.len = rest.len() as u8;
         Ok(())
     }
 
     /// The text is complete: an incomplete quantum left over is an error (400).
-    pub fn finish(
-        &mut self,
-        write: &mut dyn FnMut(&[u8]) -> Result<(), StatusCode>,
-    ) -> Result<(), StatusCode> {
-        if !self.len.is_multiple_of(4) {
+    pub fn finish(&mut self) -> Result<(), StatusCode> {
+        if self.len != 0 {
             return Err(StatusCode::BadRequest);
         }
-        self.flush(write)
+        Ok(())
     }
+}
 
-    /// Decodes the complete quanta held (all of them: `len` is a multiple of 4 here).
-    fn flush(
-        &mut self,
-        write: &mut dyn FnMut(&[u8]) -> Result<(), StatusCode>,
-    ) -> Result<(), StatusCode> {
-        let text = self.text.get(..self.len).ok_or(StatusCode::BadRequest)?;
-        let mut bytes = [0u8; BATCH / 4 * 3];
-        let n = base64::engine::general_purpose::STANDARD
-            .decode_slice(text, &mut bytes)
-            .map_err(|_| StatusCode::BadRequest)?;
-        self.len = 0;
-        write(bytes.get(..n).unwrap_or_default())
+/// Decodes complete quanta.
+fn decode(
+    text: &[u8],
+    write: &mut dyn FnMut(&[u8]) -> Result<(), StatusCode>,
+) -> Result<(), StatusCode> {
+    if text.is_empty() {
+        return Ok(());
     }
+    let mut bytes = [0u8; BATCH / 4 * 3];
+    let n = base64::engine::general_purpose::STANDARD
+        .decode_slice(text, &mut bytes)
+        .map_err(|_| StatusCode::BadRequest)?;
+    write(bytes.get(..n).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -165,7 +179,7 @@ mod tests {
             stream.feed(&text[at..cut], &mut write)?;
             at = cut;
         }
-        stream.finish(&mut write)?;
+        stream.finish()?;
         Ok(out)
     }
 

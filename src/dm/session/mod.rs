@@ -750,3 +750,17 @@ impl<const DL: usize, const DV: usize, const DP: usize, const ACL: usize> TreeOp
         Tree::devinfo(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_size() {
+        // The engine's own state between steps, whatever the tree's size (the RAM budget
+        // of the whole core is 12 KiB with two 2 KiB message buffers). Measured on the
+        // 64-bit host; a 32-bit target's pointers make it smaller.
+        let size = core::mem::size_of::<Session<'static>>();
+        assert!(size <= 1024, "Session is {size} bytes");
+    }
+}

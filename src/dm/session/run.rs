@@ -1956,7 +1956,7 @@ fn decode_b64(data: &Value<'_>, out: &mut [u8]) -> Result<usize, StatusCode> {
         let mut tmp = [0u8; 4];
         stream.feed(piece.bytes(&mut tmp), &mut sink)?;
     }
-    stream.finish(&mut sink)?;
+    stream.finish()?;
     Ok(len)
 }
 
