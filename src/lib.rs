@@ -15,7 +15,7 @@
 //! | [`codes`] | the DM status codes and SCOMO result codes (one table each) |
 //! | [`tree`] | the management tree: URIs, nodes, properties, ACLs, DM command semantics |
 //! | [`mo`] | the management objects: SCOMO, DevInfo, DevDetail, DMAcc |
-//! | [`dm`] | the OMA DM protocol: SyncML codecs (XML, WBXML), Package #0, authentication |
+//! | [`dm`] | the OMA DM protocol: SyncML codecs (XML, WBXML), Package #0, authentication, sessions |
 //! | [`platform`] | the traits firmware implements: component store, state store, installer, RNG |
 //! | [`ops`] | the operation executor: jobs, journal, outbox, downloads |
 //! | [`persist`] | durable records and a ready backend over any NOR flash |

@@ -1,5 +1,5 @@
 //! The OMA DM 1.2 protocol engine: SyncML message model and codecs, Package #0,
-//! authentication.
+//! authentication, and the session engine that runs them.
 pub mod alert;
 pub mod auth;
 pub mod codec;

@@ -119,10 +119,11 @@ enum Verdict2 {
 }
 
 /// The first pass of an Atomic.
-struct Pass<'a> {
+struct Pass {
     index: u16,
     fail: Option<(u16, StatusCode)>,
-    exec: Option<(u16, Request<'a>)>,
+    /// The position of the Exec checked in the first pass, handed over at commit.
+    exec: Option<u16>,
 }
 
 /// Package 1: the alert that opens the session, DevInfo, the component request, the
@@ -1308,13 +1309,16 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
             self.apply_atomic(c, &mut undo, &mut pass);
             let mut exec_code = None;
             if pass.fail.is_none()
-                && let Some((at, request)) = &pass.exec
+                && let Some(at) = pass.exec
             {
-                let code = self.exec(request, false);
+                let code = match nth_exec(c, at, &mut 0) {
+                    Some(request) => self.exec(&request, false),
+                    None => StatusCode::CommandFailed,
+                };
                 if code.is_success() {
-                    exec_code = Some((*at, code));
+                    exec_code = Some((at, code));
                 } else {
-                    pass.fail = Some((*at, code));
+                    pass.fail = Some((at, code));
                 }
             }
             match pass.fail {
@@ -1341,7 +1345,7 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
 
     /// The first pass of an Atomic: applies in order with the undo log, stops at the
     /// first failure.
-    fn apply_atomic<'a>(&mut self, c: &Container<'a>, undo: &mut UndoLog<'_>, pass: &mut Pass<'a>) {
+    fn apply_atomic(&mut self, c: &Container<'_>, undo: &mut UndoLog<'_>, pass: &mut Pass) {
         for inner in c.commands().flatten() {
             if pass.fail.is_some() {
                 return;
@@ -1362,7 +1366,7 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                     } else {
                         let code = self.exec(r, true);
                         if code.is_success() {
-                            pass.exec = Some((at, r.clone()));
+                            pass.exec = Some(at);
                         }
                         code
                     }
@@ -1493,13 +1497,11 @@ impl<'r, 'c, 'l, 'b> Run<'r, 'c, 'l, 'b> {
                 .meta
                 .and_then(|m| m.size)
                 .or(cmd_meta.and_then(|m| m.size));
-            let binary = match format {
-                None => false,
-                Some(f) if b64 => f.eq_str(Format::B64.name()),
-                Some(f) if f.eq_str(Format::Bin.name()) => false,
-                Some(_) => return Err(StatusCode::UnsupportedMediaType),
-            };
-            return self.first_chunk(add, uri, package, item, size, binary, undo);
+            // The node's format is `bin`: its bytes come raw, or as `b64` text.
+            if !b64 && format.is_some_and(|f| !f.eq_str(Format::Bin.name())) {
+                return Err(StatusCode::UnsupportedMediaType);
+            }
+            return self.first_chunk(add, uri, package, item, size, b64, undo);
         }
         if item.more_data {
             return Err(StatusCode::OptionalFeatureNotSupported);
@@ -1938,6 +1940,25 @@ impl ResultsHead<'_> {
             w.end()
         })
     }
+}
+
+/// The Exec at position `at` of a container, counting as the passes of an Atomic do
+/// (every command, nested Sequences included, in order).
+fn nth_exec<'a>(c: &Container<'a>, at: u16, index: &mut u16) -> Option<Request<'a>> {
+    for inner in c.commands().flatten() {
+        let here = *index;
+        *index = index.saturating_add(1);
+        match inner {
+            Command::Exec(r) if here == at => return Some(r),
+            Command::Sequence(s) => {
+                if let Some(r) = nth_exec(&s, at, index) {
+                    return Some(r);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Decodes base64 `data` into `out`: its length, 400 for bad base64, 413 when too long.
