@@ -29,6 +29,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod client;
 pub mod codes;
 pub mod dm;
 pub mod drivers;

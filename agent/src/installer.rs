@@ -281,3 +281,34 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod store_tests {
+    use super::*;
+    use crate::store::FileComponentStore;
+    use embedded_io::Write as _;
+    use scomo::platform::{ComponentStore, PackageKey, PackageWriter};
+
+    struct Names(Vec<String>);
+    impl ComponentSink for Names {
+        fn component(&mut self, c: &ComponentInfo<'_>) {
+            self.0.push(format!("{} {:?}", c.id, c.version));
+        }
+    }
+
+    #[test]
+    fn install_reads_the_manifest_of_a_stored_package() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = FileComponentStore::open(dir.path(), 2, 1 << 20).unwrap();
+        let pkg = b"scomo-component id=com.x version=1.0\nhello";
+        let mut w = store.begin(PackageKey(0), pkg.len() as u64).unwrap();
+        w.write_all(pkg).unwrap();
+        w.commit().unwrap();
+        let mut r = store.open(PackageKey(0)).unwrap();
+        let mut inst = CommandInstaller::new(dir.path(), None);
+        let mut names = Names(Vec::new());
+        inst.install(&mut r, false, &InstallRequest::new("pkg-1"), &mut names)
+            .unwrap();
+        assert_eq!(names.0, vec!["com.x Some(\"1.0\")".to_owned()]);
+    }
+}

@@ -2,5 +2,7 @@
 //! killed process cannot corrupt, and an installer that runs a command.
 
 pub mod cli;
+pub mod http;
 pub mod installer;
+pub mod session;
 pub mod store;

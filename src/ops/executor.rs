@@ -43,12 +43,21 @@ pub struct Config {
     /// The first of the three record ids the executor owns: `records` (state),
     /// `records + 1` (acknowledgements), `records + 2` (transfer).
     pub records: RecordId,
+    /// The wait after the first failed download attempt, doubled after each further one
+    /// (default [`RETRY_BASE_MS`]).
+    pub retry_ms: u64,
+    /// The wait before a report session is asked for again when the last one left reports
+    /// unacknowledged, doubled each time up to [`REPORT_RETRY_MAX_MS`] (default
+    /// [`REPORT_RETRY_MS`]).
+    pub report_retry_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             records: RecordId(0x0100),
+            retry_ms: RETRY_BASE_MS,
+            report_retry_ms: REPORT_RETRY_MS,
         }
     }
 }
@@ -240,7 +249,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             object: None,
             wait_until: 0,
             next_report_at: 0,
-            report_backoff: REPORT_RETRY_MS,
+            report_backoff: config.report_retry_ms,
         }
     }
 
@@ -566,7 +575,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         }
         if self.outbox.is_empty() {
             self.next_report_at = 0;
-            self.report_backoff = REPORT_RETRY_MS;
+            self.report_backoff = self.config.report_retry_ms;
         }
         let acked: heapless::Vec<u32, OUTBOX> = self
             .durable_outbox
@@ -731,7 +740,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
     {
         if self.outbox.is_empty() {
             self.next_report_at = 0;
-            self.report_backoff = REPORT_RETRY_MS;
+            self.report_backoff = self.config.report_retry_ms;
         }
         // `poll` checked there is room.
         let _ = self.outbox.push(report);
@@ -1034,7 +1043,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
                     });
                     return Ok(Step::Again);
                 }
-                t.retry_at = now.saturating_add(backoff(t.attempts));
+                t.retry_at = now.saturating_add(backoff(self.config.retry_ms, t.attempts));
                 Ok(Step::Wait(t.retry_at))
             }
             Some(Event::Complete { len, digest }) => {
@@ -1124,7 +1133,7 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             return Ok(Step::Blocked);
         }
         if t.attempts > 0 && t.retry_at == 0 {
-            t.retry_at = now.saturating_add(backoff(t.attempts));
+            t.retry_at = now.saturating_add(backoff(self.config.retry_ms, t.attempts));
         }
         if now < t.retry_at {
             return Ok(Step::Wait(t.retry_at));
@@ -1604,8 +1613,8 @@ fn frame_crc(frame: &[u8]) -> u32 {
 }
 
 /// The wait after `attempts` failed attempts.
-fn backoff(attempts: u8) -> u64 {
-    RETRY_BASE_MS << u32::from(attempts.saturating_sub(1)).min(10)
+fn backoff(base_ms: u64, attempts: u8) -> u64 {
+    base_ms << u32::from(attempts.saturating_sub(1)).min(10)
 }
 
 /// An identifier or other short leaf value, copied out of the tree.
