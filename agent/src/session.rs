@@ -354,20 +354,26 @@ pub fn session(args: &SessionArgs) -> Outcome {
 
 /// Runs `scomo-agent inventory`: the inventory JSON on stdout.
 pub fn inventory(args: &InventoryArgs) -> Outcome {
-    let _lock = match open_state(&args.state) {
-        Ok(l) => l,
-        Err(o) => return o,
-    };
-    let tree = match provisioned_tree("inventory", "scomo-server") {
-        Ok(t) => t,
-        Err(e) => return Outcome::fail(EXIT_USAGE, e),
-    };
-    let stores = FileComponentStore::open(&args.state, 8, MAX_PACKAGE)
-        .and_then(|c| Ok((c, FileStateStore::open(&args.state)?)));
-    let (components, state) = match stores {
-        Ok(s) => s,
-        Err(e) => return Outcome::fail(EXIT_STATE, format!("state directory unusable: {e}")),
-    };
+    match inventory_json(args) {
+        Ok(json) => {
+            println!("{json}");
+            Outcome::ok()
+        }
+        Err(o) => o,
+    }
+}
+
+/// The inventory JSON of a state directory.
+///
+/// # Errors
+/// The outcome to exit with when the state directory is locked or unreadable.
+pub fn inventory_json(args: &InventoryArgs) -> Result<String, Outcome> {
+    let _lock = open_state(&args.state)?;
+    let tree =
+        provisioned_tree("inventory", "scomo-server").map_err(|e| Outcome::fail(EXIT_USAGE, e))?;
+    let (components, state) = FileComponentStore::open(&args.state, 8, MAX_PACKAGE)
+        .and_then(|c| Ok((c, FileStateStore::open(&args.state)?)))
+        .map_err(|e| Outcome::fail(EXIT_STATE, format!("state directory unusable: {e}")))?;
     let mut scratch = vec![0u8; 256 * 1024];
     let mut p = Platform {
         components,
@@ -391,19 +397,11 @@ pub fn inventory(args: &InventoryArgs) -> Outcome {
         },
         AuthScheme::Md5,
     );
-    let client: AgentClient<'_> = match Client::boot(config, tree, &mut p) {
-        Ok(c) => c,
-        Err(e) => return Outcome::fail(EXIT_STATE, format!("cannot read the state: {e}")),
-    };
+    let client: AgentClient<'_> = Client::boot(config, tree, &mut p)
+        .map_err(|e| Outcome::fail(EXIT_STATE, format!("cannot read the state: {e}")))?;
     let mut buf = vec![0u8; 64 * 1024];
-    match Inventory(client.tree().scomo()).write_json(&mut buf) {
-        Some(n) => {
-            println!(
-                "{}",
-                String::from_utf8_lossy(buf.get(..n).unwrap_or_default())
-            );
-            Outcome::ok()
-        }
-        None => Outcome::fail(EXIT_STATE, "inventory too large to print"),
-    }
+    let n = Inventory(client.tree().scomo())
+        .write_json(&mut buf)
+        .ok_or_else(|| Outcome::fail(EXIT_STATE, "inventory too large to print"))?;
+    Ok(String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned())
 }

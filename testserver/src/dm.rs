@@ -483,13 +483,27 @@ impl DmState {
         }
 
         // What to send: the rest of a Large Object, the step again, or the next step.
-        let step: Vec<Cmd> = if !msg.body.is_final || session.lo.is_some() {
-            Vec::new()
-        } else if resend {
+        // The device refused our credentials: it applied nothing of our last package, so
+        // the whole step goes again (a Large Object from its first chunk).
+        if resend {
+            session.lo = None;
+        }
+        let step: Vec<Cmd> = if resend {
             session.last_step.clone().unwrap_or_default()
+        } else if !msg.body.is_final || session.lo.is_some() {
+            Vec::new()
         } else {
             device.queue.pop_front().unwrap_or_default()
         };
+        // Nothing may follow a Large Object's chunk until its last one (digest 7.7): what
+        // comes after a push waits for the next package.
+        let mut step = step;
+        if let Some(i) = step.iter().position(|c| matches!(c, Cmd::Push(_))) {
+            let rest = step.split_off(i + 1);
+            if !rest.is_empty() {
+                device.queue.push_front(rest);
+            }
+        }
         if !step.is_empty() {
             session.last_step = Some(step.clone());
         }
@@ -505,7 +519,7 @@ impl DmState {
         session.next_msg_id += 1;
         // The device's package continues in another message: ask for it (unless it is
         // asking for the rest of a Large Object we are pushing).
-        let ask_more = !msg.body.is_final && session.lo.is_none();
+        let ask_more = !msg.body.is_final && session.lo.is_none() && !resend;
         let out = reply.write(
             &config,
             &device.server_nonce,
@@ -863,7 +877,7 @@ fn write_cmd(
             // The chunk takes this command's CmdID.
             session
                 .sent
-                .insert((msg, id), ("Replace".into(), p.uri.clone()));
+                .insert((msg, id), ("Add".into(), p.uri.clone()));
             return write_chunk_with_id(w, lo, session, id);
         }
     };
@@ -899,7 +913,7 @@ fn write_chunk(
     let id = session.take_cmd_id();
     session
         .sent
-        .insert((msg, id), ("Replace".into(), lo.uri.clone()));
+        .insert((msg, id), ("Add".into(), lo.uri.clone()));
     write_chunk_with_id(w, lo, session, id)
 }
 
@@ -936,7 +950,7 @@ fn write_chunk_with_id(
         ..ItemOut::default()
     };
     w.request(&RequestOut {
-        kind: Element::Replace,
+        kind: Element::Add,
         cmd_id: id,
         meta: None,
         correlator: None,

@@ -37,7 +37,7 @@ pub enum Cmd {
     Sequence(Vec<Cmd>),
     /// `Atomic`.
     Atomic(Vec<Cmd>),
-    /// A Large Object pushed with `Replace` in chunks across messages.
+    /// A Large Object pushed with `Add` in chunks across messages.
     Push(Push),
     /// A server alert (for example a UI alert 1100-1104).
     Alert(AlertCmd),

@@ -298,7 +298,7 @@ fn a_large_object_is_pushed_in_chunks_with_more_data_and_size_on_the_first() {
         let mut last = true;
         let mut cmd = 0;
         for c in msg.body.commands() {
-            if let Command::Replace(r) = c.unwrap() {
+            if let Command::Add(r) = c.unwrap() {
                 cmd = r.cmd_id;
                 let item = r.items().next().unwrap().unwrap();
                 if collected.is_empty() {

@@ -174,6 +174,17 @@ impl AuthState {
         self.dirty
     }
 
+    /// Puts back the server nonce that was current before a nonce was issued for a message
+    /// that is then not sent: the server never saw the new one and still uses this one.
+    ///
+    /// # Errors
+    /// [`AuthError::NonceTooLong`].
+    pub fn restore_server_nonce(&mut self, nonce: &[u8]) -> Result<(), AuthError> {
+        self.server_nonce = nonce_from(nonce)?;
+        self.dirty = true;
+        Ok(())
+    }
+
     /// Records that the caller stored the current record.
     pub fn mark_persisted(&mut self) {
         self.dirty = false;

@@ -165,6 +165,10 @@ pub(super) fn step<'o>(
         Ok(scan) => scan,
         Err(reason) => return abort(cfg, st, lent, reason, out),
     };
+    // The server nonce before this step: a nonce issued for a reply that is then not sent
+    // never reaches the server, so it must not replace the one the server has.
+    let nonce_before: crate::dm::auth::Nonce =
+        heapless::Vec::from_slice(lent.auth.server_nonce()).unwrap_or_default();
     let verdict = verify_server(cfg, st, lent, &msg.hdr, &rx)?;
     if !verdict.ok {
         if !scan.commands {
@@ -285,6 +289,9 @@ pub(super) fn step<'o>(
     }
     let done = run.st.deferred.is_empty();
     if run.st.server_closed && done && !run.answered && run.st.incoming.is_none() {
+        if verdict.chal.is_some_and(|(_, nonce)| nonce.is_some()) {
+            let _ = run.lent.auth.restore_server_nonce(&nonce_before);
+        }
         return Ok(Reply::Finished(End::Completed));
     }
     let is_final = run.st.server_closed && done;
