@@ -43,6 +43,8 @@ pub struct World {
     seen: usize,
     /// The transcript.
     pub transcript: Vec<String>,
+    /// Print transcript lines as they come.
+    pub echo: bool,
 }
 
 impl World {
@@ -69,6 +71,7 @@ impl World {
             setup,
             seen: 0,
             transcript: Vec::new(),
+            echo: false,
         }
     }
 
@@ -108,6 +111,9 @@ impl World {
     }
 
     fn say(&mut self, line: String) {
+        if self.echo {
+            println!("{line}");
+        }
         self.transcript.push(line);
     }
 

@@ -1,6 +1,5 @@
-//! The main job, for now: builds a device's management tree (DevInfo, DevDetail, DMAcc and
-//! SCOMO) and shows it answering the DM commands a SCOMO server sends, as a transcript.
-//! The end-to-end demo of the seed flows over a real DM session replaces it later.
+//! The management tree on its own (`cargo run --example tree`): builds DevInfo, DevDetail,
+//! DMAcc and SCOMO and shows the tree answering the DM commands a SCOMO server sends.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
