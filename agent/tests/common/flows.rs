@@ -118,7 +118,7 @@ impl World {
     }
 
     /// Transcribes the record since the last call and returns the Generic Alerts seen.
-    fn transcribe(&mut self) -> Vec<(Option<String>, String, String, Option<u16>, Option<String>)> {
+    fn transcribe(&mut self) -> Vec<scomo_testserver::record::AlertSeen> {
         let record = self.server.record();
         let new: Vec<Event> = record.events.iter().skip(self.seen).cloned().collect();
         self.seen = record.events.len();
