@@ -97,6 +97,23 @@ fn sync_dir(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// **Test aid**: with `SCOMO_AGENT_CRASH_AFTER_WRITES=N` in the environment the process
+/// aborts right after its N-th state-record write, as a kill or a power cut would stop it
+/// there. The integration tests stop the agent at every journal step this way.
+pub const CRASH_AFTER_WRITES: &str = "SCOMO_AGENT_CRASH_AFTER_WRITES";
+
+fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::SeqCst) + 1;
+    let limit = std::env::var(CRASH_AFTER_WRITES)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    if limit == Some(n) {
+        std::process::abort();
+    }
+}
+
 /// Small durable records as files.
 #[derive(Debug)]
 pub struct FileStateStore {
@@ -144,7 +161,9 @@ impl StateStore for FileStateStore {
         if bytes.len() > MAX_RECORD_LEN {
             return Err(FileError::new(StorageErrorKind::TooLarge));
         }
-        Ok(replace_file(&self.path(id), bytes)?)
+        replace_file(&self.path(id), bytes)?;
+        crash_point();
+        Ok(())
     }
 
     fn delete(&mut self, id: RecordId) -> Result<(), FileError> {
