@@ -2,8 +2,8 @@
 //! authentication state and the operation executor, driven sans-IO.
 //!
 //! A [`Client`] owns no I/O, clock or buffer: [`Client::poll`] says what to do next
-//! ([`Next`]), and the caller feeds back what arrived. A [`Transport`](crate::driver::Transport)
-//! and the drivers in [`driver`](crate::driver) do that loop for firmware that has one
+//! ([`Next`]), and the caller feeds back what arrived. A [`Transport`](crate::drivers::Transport)
+//! and the drivers in [`drivers`](crate::drivers) do that loop for firmware that has one
 //! blocking or async network backend.
 //!
 //! ```text
@@ -20,7 +20,7 @@
 //!
 //! # Power loss
 //!
-//! Every durable step goes through the [`StateStore`](crate::platform::StateStore) before
+//! Every durable step goes through the [`StateStore`] before
 //! its effect is visible to the server: the served Package #0 session ids before the
 //! session starts, the authentication record before a message that carries a new nonce,
 //! and the tree with the executor's journal (one record write) after each server message
