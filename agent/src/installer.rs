@@ -7,7 +7,9 @@
 //! `PkgID`. With `sha256=`, the bytes after the manifest line must hash to it, or the
 //! package is refused before anything is installed (SCOMO result 1407).
 //!
-//! **The command** (`--installer CMD`) runs as `sh -c CMD` with these variables:
+//! **The command** (`--installer CMD`) does the work instead of the default (which copies
+//! the package to `<state>/installed/<ID>/` and keeps the component's state there). It runs
+//! as `sh -c CMD` with these variables:
 //! `SCOMO_OP` (`install`, `install-inactive`, `activate`, `deactivate`, `remove`),
 //! `SCOMO_COMPONENT_ID`, `SCOMO_VERSION`, `SCOMO_NAME`, `SCOMO_PKG_ID` and `SCOMO_PACKAGE`
 //! (the path of the stored package, for installs). Exit status 0 is success, 75 means
@@ -211,18 +213,27 @@ impl Installer for CommandInstaller {
     }
 
     fn activate(&mut self, id: &str) -> Result<Outcome, InstallerErrorKind> {
+        if self.command.is_some() {
+            return Ok(self.run("activate", &[("SCOMO_COMPONENT_ID", id)])?.0);
+        }
         self.set_state(id, "active")?;
-        Ok(self.run("activate", &[("SCOMO_COMPONENT_ID", id)])?.0)
+        Ok(Outcome::Done)
     }
 
     fn deactivate(&mut self, id: &str) -> Result<Outcome, InstallerErrorKind> {
+        if self.command.is_some() {
+            return Ok(self.run("deactivate", &[("SCOMO_COMPONENT_ID", id)])?.0);
+        }
         self.set_state(id, "inactive")?;
-        Ok(self.run("deactivate", &[("SCOMO_COMPONENT_ID", id)])?.0)
+        Ok(Outcome::Done)
     }
 
     fn remove(&mut self, id: &str) -> Result<Outcome, InstallerErrorKind> {
+        if self.command.is_some() {
+            return Ok(self.run("remove", &[("SCOMO_COMPONENT_ID", id)])?.0);
+        }
         let dir = self.component_dir(id)?;
-        let (outcome, _) = self.run("remove", &[("SCOMO_COMPONENT_ID", id)])?;
+        let outcome = Outcome::Done;
         match fs::remove_dir_all(&dir) {
             Ok(()) => Ok(outcome),
             // Already gone: a repeat after a power cut.

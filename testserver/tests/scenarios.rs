@@ -1,0 +1,87 @@
+//! The checked-in scenario files parse, and what the server sends for a fixed step is the
+//! golden message (a change to the server's encoding shows up here).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use scomo::dm::codec::{
+    AlertOut, DataOut, Element, Encoding, HeaderOut, ItemOut, RequestOut, Writer,
+};
+use scomo_testserver::{Cmd, Scenario, Server};
+
+#[test]
+fn the_scenario_files_parse() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let s: Scenario =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(!s.steps.is_empty(), "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 2);
+}
+
+fn pkg1() -> Vec<u8> {
+    let mut buf = vec![0u8; 4096];
+    let mut w = Writer::new(&mut buf, Encoding::Xml).unwrap();
+    w.begin_message(&HeaderOut {
+        session_id: "1",
+        msg_id: 1,
+        target: "http://server/dm",
+        source: "IMEI:1",
+        source_name: None,
+        cred: None,
+        meta: None,
+    })
+    .unwrap();
+    w.alert(&AlertOut {
+        cmd_id: 1,
+        code: 1201,
+        correlator: None,
+        items: &[],
+    })
+    .unwrap();
+    let items = [ItemOut {
+        source: Some("./DevInfo/DevId"),
+        data: Some(DataOut::Text("IMEI:1")),
+        ..ItemOut::default()
+    }];
+    w.request(&RequestOut {
+        kind: Element::Replace,
+        cmd_id: 2,
+        meta: None,
+        correlator: None,
+        items: &items,
+    })
+    .unwrap();
+    w.end_message(true).unwrap();
+    w.finish().unwrap().to_vec()
+}
+
+#[test]
+fn the_server_package_for_an_exec_step_is_the_golden_message() {
+    let server = Server::start().unwrap();
+    server.queue(
+        "IMEI:1",
+        vec![
+            Cmd::add_node("./SCOMO/Download/P"),
+            Cmd::add("./SCOMO/Download/P/PkgURL", "http://x/p"),
+            Cmd::exec("./SCOMO/Download/P/Operations/Download", Some("job-77")),
+        ],
+    );
+    let mut resp = ureq::post(&server.dm_url())
+        .header("Content-Type", Encoding::Xml.content_type())
+        .send(&pkg1()[..])
+        .unwrap();
+    let got = String::from_utf8(resp.body_mut().read_to_vec().unwrap()).unwrap();
+    let got = got.replace(&server.url(), "http://SERVER");
+    let golden = include_str!("golden/pkg2-exec.xml").trim();
+    assert_eq!(got, golden);
+}
