@@ -399,3 +399,77 @@ fn a_crash_at_every_journal_step_finishes_the_job_and_reports_it_until_acknowled
         assert!(step < 100, "the flow never completed");
     }
 }
+
+#[test]
+fn bad_urls_a_short_download_and_an_unusable_state_directory_are_reported() {
+    let server = Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    server.add_package(
+        Package::new("short", package("com.example.short", "1", 500)).with_fault(Fault::WrongSize),
+    );
+    download_install(&server, "Url", "not a url", "c-url");
+    download_install(&server, "Short", &server.descriptor_url("short"), "c-short");
+    let out = agent(&server, dir.path(), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let url = results_for(&server, "c-url");
+    assert!(
+        url == vec![1402] || url == vec![1501],
+        "a PkgURL that is not a URL fails the download: {url:?}"
+    );
+    assert_eq!(
+        results_for(&server, "c-short"),
+        vec![1402],
+        "a download whose size differs from its descriptor"
+    );
+    assert!(!inventory(dir.path()).contains("com.example.short"));
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let out = agent(&server, &file, &[]);
+    assert_eq!(code(&out), 7, "{}", stderr(&out));
+}
+
+#[test]
+fn the_device_id_is_generated_once_and_kept_and_secrets_come_from_files_or_the_environment() {
+    let config = DmConfig {
+        client_auth: ClientAuth::Required {
+            scheme: scomo::dm::auth::AuthScheme::Md5,
+            user: "u".into(),
+            password: "from-file".into(),
+        },
+        ..DmConfig::default()
+    };
+    let server = Server::start_with(config).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "from-file\n").unwrap();
+    let run = |env: Option<&str>, file: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scomo-agent"));
+        cmd.args(["session", "--server", &server.dm_url(), "--state"])
+            .arg(dir.path().join("s"))
+            .args(["--client-user", "u"]);
+        if file {
+            cmd.arg("--client-password-file").arg(&pw);
+        }
+        if let Some(v) = env {
+            cmd.env("SCOMO_CLIENT_PASSWORD", v);
+        }
+        cmd.output().unwrap()
+    };
+    assert_eq!(code(&run(None, true)), 0);
+    assert_eq!(code(&run(Some("from-file"), false)), 0);
+    assert_eq!(code(&run(Some("wrong"), false)), 6);
+    let ids: Vec<String> = server
+        .record()
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::DevInfo { uri, value, .. } if uri == "./DevInfo/DevId" => Some(value.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        ids.len() >= 2 && ids.iter().all(|i| i == &ids[0]),
+        "one id kept across runs: {ids:?}"
+    );
+    assert!(ids[0].starts_with("urn:uuid:"), "{ids:?}");
+}
