@@ -2,9 +2,13 @@
 //!
 //! Each number is written exactly once, in the tables below (digest 7.5 and 4).
 
-/// Defines a `#[repr(u16)]` enum from one table and its conversions to and from the number.
-macro_rules! code_table {
+/// Defines a fieldless enum from one table — each variant and its number, written once —
+/// with `ALL`, the number's getter and the lookup back (`None` for a number not in the
+/// table). Used for every numbered fact of the crate: status and result codes, SCOMO
+/// Status/State values, leaf rows, frame kinds.
+macro_rules! number_table {
     (
+        $repr:ty, $get:ident, $from:ident, $what:literal;
         $(#[$meta:meta])*
         pub enum $name:ident {
             $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+
@@ -13,23 +17,23 @@ macro_rules! code_table {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-        #[repr(u16)]
+        #[repr($repr)]
         pub enum $name {
             $( $(#[$vmeta])* $variant = $value, )+
         }
 
         impl $name {
-            /// Every value of the table, in table order.
+            /// Every entry of the table, in table order.
             pub const ALL: &'static [$name] = &[$($name::$variant,)+];
 
-            /// The number carried on the wire.
-            pub const fn code(self) -> u16 {
-                self as u16
+            #[doc = $what]
+            pub const fn $get(self) -> $repr {
+                self as $repr
             }
 
-            /// The table entry for `code`, if there is one.
-            pub const fn from_code(code: u16) -> Option<Self> {
-                match code {
+            /// The table entry for this number, if there is one.
+            pub const fn $from(value: $repr) -> Option<Self> {
+                match value {
                     $( $value => Some($name::$variant), )+
                     _ => None,
                 }
@@ -37,8 +41,10 @@ macro_rules! code_table {
         }
     };
 }
+pub(crate) use number_table;
 
-code_table! {
+number_table! {
+    u16, code, from_code, "The number carried on the wire.";
     /// A SyncML / OMA DM status code (digest 7.5), the value of a `Status/Data` element.
     pub enum StatusCode {
         /// 200 OK.
@@ -115,7 +121,8 @@ impl StatusCode {
     }
 }
 
-code_table! {
+number_table! {
+    u16, code, from_code, "The number carried on the wire.";
     /// An OMA DM alert code (digest 7.6), the `Data` of an `Alert`.
     pub enum AlertCode {
         /// 1100 DISPLAY (server to client: show a text).
@@ -145,7 +152,8 @@ code_table! {
     }
 }
 
-code_table! {
+number_table! {
+    u16, code, from_code, "The number carried on the wire.";
     /// A SCOMO result code (digest 4), carried in a Generic Alert's `<ResultCode>`, never
     /// in a SyncML `Status`.
     pub enum ResultCode {

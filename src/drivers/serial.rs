@@ -68,43 +68,10 @@ pub const MAX_FRAME: usize = MAX_PAYLOAD + FRAME_OVERHEAD;
 /// The CRC of every frame: CRC-16/IBM-3740, bit by bit (no table: 512 bytes of flash saved).
 static CRC: Crc<u16, NoTable> = Crc::<u16, NoTable>::new(&CRC_16_IBM_3740);
 
-/// Defines a `#[repr(u8)]` enum from one table, with `ALL`, `code()` and `from_code()`.
-macro_rules! byte_table {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-        #[repr(u8)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant = $value, )+
-        }
+use crate::codes::number_table;
 
-        impl $name {
-            /// Every value of the table, in table order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The byte carried on the wire.
-            pub const fn code(self) -> u8 {
-                self as u8
-            }
-
-            /// The table entry for `code`, if there is one.
-            pub const fn from_code(code: u8) -> Option<Self> {
-                match code {
-                    $( $value => Some($name::$variant), )+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-byte_table! {
+number_table! {
+    u8, code, from_code, "The byte carried on the wire.";
     /// What a frame is.
     pub enum Kind {
         /// Request head: POST a DM message (its body follows).
@@ -124,7 +91,8 @@ byte_table! {
     }
 }
 
-byte_table! {
+number_table! {
+    u8, code, from_code, "The byte carried on the wire.";
     /// The field tags of a head's payload.
     pub enum Tag {
         /// The URL (text).
@@ -153,7 +121,8 @@ byte_table! {
     }
 }
 
-byte_table! {
+number_table! {
+    u8, code, from_code, "The byte carried on the wire.";
     /// Why the bridge has no HTTP response to give.
     pub enum Fault {
         /// The bridge could not read the request (a corrupt frame or a malformed head); the

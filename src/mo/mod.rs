@@ -33,40 +33,11 @@ use minicbor::{Encoder, encode};
 
 use crate::codes::StatusCode;
 
-/// Defines an enum of an object's leaves whose discriminants are their rows in the
-/// object's table (the table holds the names; a unit test checks the two agree).
+/// An enum of an object's leaves whose discriminants are their rows in the object's table
+/// (the table holds the names; a unit test checks the two agree).
 macro_rules! leaf_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $row:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-        #[repr(u8)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant = $row, )+
-        }
-
-        impl $name {
-            /// Every leaf, in table order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The leaf's row in its object's table.
-            pub const fn row(self) -> u8 {
-                self as u8
-            }
-
-            /// The leaf at `row`, if that row is one of these leaves.
-            pub const fn from_row(row: u8) -> Option<Self> {
-                match row {
-                    $( $row => Some($name::$variant), )+
-                    _ => None,
-                }
-            }
-        }
+    ($($table:tt)*) => {
+        crate::codes::number_table! { u8, row, from_row, "The leaf's row in its object's table."; $($table)* }
     };
 }
 pub(crate) use leaf_enum;

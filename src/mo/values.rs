@@ -1,43 +1,10 @@
 //! The values of the SCOMO `Status` and `State` leaves (digest section 3), one table each.
 //! The SCOMO result codes (digest section 4) are in [`crate::codes::ResultCode`].
 
-/// Defines a `#[repr(u8)]` enum from one table and its conversions to and from the number.
-macro_rules! value_table {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $value:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-        #[repr(u8)]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant = $value, )+
-        }
+use crate::codes::number_table;
 
-        impl $name {
-            /// Every value of the table, in table order.
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
-
-            /// The number the leaf holds.
-            pub const fn value(self) -> u8 {
-                self as u8
-            }
-
-            /// The table entry for `value`, if there is one.
-            pub const fn from_value(value: u8) -> Option<Self> {
-                match value {
-                    $( $value => Some($name::$variant), )+
-                    _ => None,
-                }
-            }
-        }
-    };
-}
-
-value_table! {
+number_table! {
+    u8, value, from_value, "The number the leaf holds.";
     /// `Download/<X>/Status` (digest 3.1).
     pub enum DownloadStatus {
         /// 10 Idle / start: no data yet (also after a fully successful DownloadInstall).
@@ -57,7 +24,8 @@ value_table! {
     }
 }
 
-value_table! {
+number_table! {
+    u8, value, from_value, "The number the leaf holds.";
     /// `Inventory/Delivered/<X>/Status` (digest 3.2).
     pub enum DeliveredStatus {
         /// 10 Idle: no install or remove started.
@@ -75,7 +43,8 @@ value_table! {
     }
 }
 
-value_table! {
+number_table! {
+    u8, value, from_value, "The number the leaf holds.";
     /// `Inventory/Delivered/<X>/State` (digest 3.3).
     pub enum DeliveredState {
         /// 10 Delivered: on the device, not installed.
@@ -85,7 +54,8 @@ value_table! {
     }
 }
 
-value_table! {
+number_table! {
+    u8, value, from_value, "The number the leaf holds.";
     /// `Inventory/Deployed/<X>/Status` (digest 3.4).
     pub enum DeployedStatus {
         /// 10 Idle.
@@ -105,7 +75,8 @@ value_table! {
     }
 }
 
-value_table! {
+number_table! {
+    u8, value, from_value, "The number the leaf holds.";
     /// `Inventory/Deployed/<X>/State` (digest 3.5).
     pub enum DeployedState {
         /// 10 Inactive.
