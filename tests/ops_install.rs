@@ -239,8 +239,9 @@ fn changed_package() {
     let at = ops_common::PACKAGES.0 as usize + 1024 + 2000;
     image[at] ^= 0x01;
     let flash = ops_common::Flash::<4, 1024>::from_image(&image, 0xFF).unwrap();
-    let chip = Box::leak(Box::new(std::cell::RefCell::new(flash)));
-    let mut dev = Dev::boot(chip, 0xFF, Script::default(), Default::default())
+    let (hold, carry) = dev.into_parts();
+    let mut dev = Dev::boot(hold.swap_in(flash), 0xFF, Script::default(), carry)
+        .map_err(|f| f.0)
         .unwrap()
         .run();
     assert_eq!(dev.result("c1"), 1407);

@@ -9,7 +9,7 @@ use crate::mo::{
 };
 use crate::ops::dd::InstallStatus;
 use crate::ops::inventory::{self, Installed, ScratchSink, UriBuf, entry_uri, write_entry};
-use crate::ops::job::{Job, JobId, Phase};
+use crate::ops::job::{Job, JobId, JobInfo, Phase};
 use crate::ops::outbox::Report;
 use crate::ops::record::{ACK_VERSION, Acks, Package, STATE_VERSION, StateIn, StateOut};
 use crate::ops::transfer::{
@@ -516,11 +516,14 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         }
     }
 
-    /// The jobs waiting or running, head first: (id, primitive, target entry name).
-    pub fn jobs(&self) -> impl Iterator<Item = (JobId, Primitive, &str)> {
-        self.jobs
-            .iter()
-            .map(|j| (j.id, j.primitive, j.name.as_str()))
+    /// The jobs waiting or running, head first.
+    pub fn jobs(&self) -> impl Iterator<Item = JobInfo<'_>> {
+        self.jobs.iter().map(|j| JobInfo {
+            id: j.id,
+            primitive: j.primitive,
+            target: &j.name,
+            state: j.phase.state(),
+        })
     }
 
     /// How many results wait for the server's acknowledgement.

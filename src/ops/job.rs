@@ -19,6 +19,51 @@ pub(crate) type Correlator = heapless::String<CORRELATOR_CAP, u8>;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct JobId(pub u32);
 
+/// Where a job stands (its journaled phase), for display and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum JobState {
+    /// Accepted, not started.
+    Queued,
+    /// `Download*`: fetching the package (or its descriptor).
+    Downloading,
+    /// `Download*`: posting the install-notify report.
+    Notifying,
+    /// `DownloadInstall*`: downloaded, the install not started.
+    Downloaded,
+    /// The operation is under way (an installer call may be made again after a cut).
+    Running,
+    /// Waiting for the device to restart, then confirming.
+    AwaitingRestart,
+}
+
+/// A job as [`Executor::jobs`](super::Executor::jobs) shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobInfo<'a> {
+    /// The job (and its report's) identifier.
+    pub id: JobId,
+    /// The primitive executed.
+    pub primitive: Primitive,
+    /// The `<X>` of the target entry.
+    pub target: &'a str,
+    /// Where it stands.
+    pub state: JobState,
+}
+
+impl Phase {
+    /// The public view of the phase.
+    pub fn state(self) -> JobState {
+        match self {
+            Phase::Queued => JobState::Queued,
+            Phase::Fetching => JobState::Downloading,
+            Phase::Notify { .. } => JobState::Notifying,
+            Phase::Downloaded => JobState::Downloaded,
+            Phase::Running => JobState::Running,
+            Phase::Restart => JobState::AwaitingRestart,
+        }
+    }
+}
+
 /// Where a job stands, as journaled. Each phase is written before the work it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {

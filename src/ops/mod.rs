@@ -134,7 +134,7 @@ pub use executor::{
     MAX_RESTARTS, Platform, REPORT_RETRY_MAX_MS, REPORT_RETRY_MS, SessionReason,
 };
 pub use handler::Handler;
-pub use job::{CORRELATOR_CAP, JobId};
+pub use job::{CORRELATOR_CAP, JobId, JobInfo, JobState};
 pub use outbox::REPORT_TEXT;
 pub use transfer::{
     DD_CAP, FetchFailure, FetchHead, Flow, MAX_ATTEMPTS, RETRY_BASE_MS, URL_CAP, VALIDATOR_CAP,

@@ -112,6 +112,8 @@ pub struct Web {
     pub objects: HashMap<String, Object>,
     /// Every request: (url, offset, if-range).
     pub requests: Vec<(String, u64, Option<String>)>,
+    /// The job of every request.
+    pub jobs: Vec<JobId>,
     /// Every install-notify post: (url, body).
     pub notifies: Vec<(String, String)>,
     /// The next this many posts fail.
@@ -129,25 +131,72 @@ pub struct Seen {
     pub items: Vec<(String, u16, String)>,
 }
 
+/// What the servers know: it survives the device's power cuts.
+#[derive(Debug, Clone, Default)]
+pub struct Carry {
+    pub web: Web,
+    /// Every Generic Alert delivered, in order (one entry per sending).
+    pub seen: Vec<Seen>,
+    /// Report ids acknowledged.
+    pub acked: Vec<u32>,
+    /// Report ids whose acknowledgement the device finished storing, with the length of
+    /// `seen` at that moment.
+    pub durable_acks: Vec<(u32, usize)>,
+    /// Restarts the device went through because the executor asked.
+    pub restarts: u32,
+    /// Actions `run` saw, in order (for assertions on the flow).
+    pub log: Vec<String>,
+}
+
+/// The memory a device lineage reuses across boots: two flash chips (the one in use and
+/// the one the next boot gets) and the scratch buffer.
+pub struct Hold<const W: usize, const E: usize> {
+    pub chip: &'static RefCell<Flash<W, E>>,
+    pub spare: &'static RefCell<Flash<W, E>>,
+    pub scratch: &'static mut [u8],
+}
+
+impl<const W: usize, const E: usize> Hold<W, E> {
+    /// Two erased chips and a scratch buffer (allocated once; reuse the hold).
+    pub fn new(erased: u8) -> Self {
+        Self {
+            chip: Box::leak(Box::new(RefCell::new(Flash::<W, E>::new(erased)))),
+            spare: Box::leak(Box::new(RefCell::new(Flash::<W, E>::new(erased)))),
+            scratch: Box::leak(vec![0u8; 8192].into_boxed_slice()),
+        }
+    }
+
+    /// Puts `flash` in the spare chip and makes it the one in use.
+    pub fn swap_in(self, flash: Flash<W, E>) -> Self {
+        *self.spare.borrow_mut() = flash;
+        Self {
+            chip: self.spare,
+            spare: self.chip,
+            scratch: self.scratch,
+        }
+    }
+}
+
+/// A boot that failed: why, and the memory and server knowledge to try again with.
+pub type Failed<const W: usize, const E: usize> = Box<(ExecError, Hold<W, E>, Carry)>;
+
 /// The device and its servers.
 pub struct Rig<const W: usize, const E: usize> {
     pub erased: u8,
     pub chip: &'static RefCell<Flash<W, E>>,
+    spare: &'static RefCell<Flash<W, E>>,
     pub tree: T,
     pub ex: Executor<4, 4, 4>,
     pub p: Plat<W, E>,
     pub script: Script,
     pub now: u64,
     pub web: Web,
-    /// Every Generic Alert delivered, in order (one entry per sending).
     pub seen: Vec<Seen>,
-    /// Report ids acknowledged.
     pub acked: Vec<u32>,
+    pub durable_acks: Vec<(u32, usize)>,
     /// Whether the DM server acknowledges the alerts it receives.
     pub ack: bool,
-    /// Restarts the device went through because the executor asked.
     pub restarts: u32,
-    /// Actions `run` saw, in order (for assertions on the flow).
     pub log: Vec<String>,
 }
 
@@ -165,35 +214,38 @@ pub fn tree() -> T {
     t
 }
 
-fn leak<const W: usize, const E: usize>(flash: Flash<W, E>) -> &'static RefCell<Flash<W, E>> {
-    Box::leak(Box::new(RefCell::new(flash)))
-}
-
 /// The stores and installer of one boot on `chip`.
 pub fn platform<const W: usize, const E: usize>(
     chip: &'static RefCell<Flash<W, E>>,
     erased: u8,
     script: Script,
-) -> Result<Plat<W, E>, scomo::persist::NorStoreError> {
-    let state = NorStateStore::mount(Partition::new(chip, STATE.0, STATE.1).unwrap(), erased)?;
-    let packages = NorComponentStore::new(
-        Partition::new(chip, PACKAGES.0, PACKAGES.1).unwrap(),
-        SLOTS,
-        erased,
-    )?;
-    let inventory = NorStateStore::mount(
-        Partition::new(chip, INSTALLER.0, INSTALLER.1).unwrap(),
-        erased,
-    )?;
-    Ok(Platform {
-        components: packages,
-        state: Counting {
-            inner: state,
-            writes: BTreeMap::new(),
-        },
-        installer: MockInstaller::new(inventory, INVENTORY, script),
-        scratch: Box::leak(vec![0u8; 8192].into_boxed_slice()),
-    })
+    scratch: &'static mut [u8],
+) -> Result<Plat<W, E>, (scomo::persist::NorStoreError, &'static mut [u8])> {
+    let mounted = (|| {
+        let state = NorStateStore::mount(Partition::new(chip, STATE.0, STATE.1).unwrap(), erased)?;
+        let packages = NorComponentStore::new(
+            Partition::new(chip, PACKAGES.0, PACKAGES.1).unwrap(),
+            SLOTS,
+            erased,
+        )?;
+        let inventory = NorStateStore::mount(
+            Partition::new(chip, INSTALLER.0, INSTALLER.1).unwrap(),
+            erased,
+        )?;
+        Ok((state, packages, inventory))
+    })();
+    match mounted {
+        Ok((state, packages, inventory)) => Ok(Platform {
+            components: packages,
+            state: Counting {
+                inner: state,
+                writes: BTreeMap::new(),
+            },
+            installer: MockInstaller::new(inventory, INVENTORY, script),
+            scratch,
+        }),
+        Err(e) => Err((e, scratch)),
+    }
 }
 
 /// A package the mock installer understands.
@@ -220,51 +272,100 @@ pub fn dd(object: &str, size: usize, notify: Option<&str>) -> Vec<u8> {
 impl<const W: usize, const E: usize> Rig<W, E> {
     /// A new device with an erased flash.
     pub fn new(erased: u8, script: Script) -> Self {
-        Self::boot(
-            leak(Flash::<W, E>::new(erased)),
-            erased,
-            script,
-            Web::default(),
-        )
-        .unwrap()
+        Self::boot(Hold::new(erased), erased, script, Carry::default())
+            .map_err(|f| f.0)
+            .unwrap()
     }
 
-    /// A device booting from `chip`.
+    /// A device booting from `hold.chip` (whatever it holds).
     pub fn boot(
-        chip: &'static RefCell<Flash<W, E>>,
+        hold: Hold<W, E>,
         erased: u8,
         script: Script,
-        web: Web,
-    ) -> Result<Self, ExecError> {
-        let mut p = platform(chip, erased, script).map_err(|_| ExecError::Corrupted)?;
+        carry: Carry,
+    ) -> Result<Self, Failed<W, E>> {
+        let Hold {
+            chip,
+            spare,
+            scratch,
+        } = hold;
+        let mut p = match platform(chip, erased, script, scratch) {
+            Ok(p) => p,
+            Err((_, scratch)) => {
+                let hold = Hold {
+                    chip,
+                    spare,
+                    scratch,
+                };
+                return Err(Box::new((ExecError::Corrupted, hold, carry)));
+            }
+        };
         let mut tree = tree();
-        let ex = Executor::recover(Config::default(), &mut tree, &mut p)?;
+        let ex = match Executor::recover(Config::default(), &mut tree, &mut p) {
+            Ok(ex) => ex,
+            Err(e) => {
+                let hold = Hold {
+                    chip,
+                    spare,
+                    scratch: p.scratch,
+                };
+                return Err(Box::new((e, hold, carry)));
+            }
+        };
         Ok(Self {
             erased,
             chip,
+            spare,
             tree,
             ex,
             p,
             script,
             now: 0,
-            web: Web { chunk: 512, ..web },
-            seen: Vec::new(),
-            acked: Vec::new(),
+            web: Web {
+                chunk: if carry.web.chunk == 0 {
+                    512
+                } else {
+                    carry.web.chunk
+                },
+                ..carry.web
+            },
+            seen: carry.seen,
+            acked: carry.acked,
+            durable_acks: carry.durable_acks,
             ack: true,
-            restarts: 0,
-            log: Vec::new(),
+            restarts: carry.restarts,
+            log: carry.log,
         })
+    }
+
+    /// Takes the device apart: the memory to reuse and what the servers know.
+    pub fn into_parts(self) -> (Hold<W, E>, Carry) {
+        (
+            Hold {
+                chip: self.chip,
+                spare: self.spare,
+                scratch: self.p.scratch,
+            },
+            Carry {
+                web: self.web,
+                seen: self.seen,
+                acked: self.acked,
+                durable_acks: self.durable_acks,
+                restarts: self.restarts,
+                log: self.log,
+            },
+        )
     }
 
     /// The device after a power cycle (no cut): the same flash, a new boot.
     pub fn reboot(self) -> Self {
-        let chip = leak(self.chip.borrow().reboot());
-        let mut next = Self::boot(chip, self.erased, self.script, self.web).unwrap();
-        next.seen = self.seen;
-        next.acked = self.acked;
-        next.ack = self.ack;
-        next.restarts = self.restarts;
-        next.log = self.log;
+        let (erased, script, ack) = (self.erased, self.script, self.ack);
+        let image = self.chip.borrow().reboot();
+        let (hold, carry) = self.into_parts();
+        let mut next = Self::boot(hold.swap_in(image), erased, script, carry)
+            .map_err(|f| f.0)
+            .unwrap();
+        next.ack = ack;
         next
     }
 
@@ -273,15 +374,28 @@ impl<const W: usize, const E: usize> Rig<W, E> {
     }
 
     pub fn save(&mut self) {
-        self.ex.save(&mut self.tree, &mut self.p).unwrap();
+        self.try_save().unwrap();
+    }
+
+    pub fn try_save(&mut self) -> Result<(), ExecError> {
+        self.ex.save(&mut self.tree, &mut self.p)
     }
 
     /// The server Execs `uri` (then the device saves before replying).
     pub fn exec(&mut self, uri: &str, correlator: Option<&str>) -> StatusCode {
+        self.try_exec(uri, correlator).unwrap()
+    }
+
+    /// [`exec`](Self::exec), `Err` when the reply could not be made durable.
+    pub fn try_exec(
+        &mut self,
+        uri: &str,
+        correlator: Option<&str>,
+    ) -> Result<StatusCode, ExecError> {
         let mut handler = self.ex.handler(&mut self.p);
         let status = self.tree.exec(SRV, uri, correlator, None, &mut handler);
-        self.save();
-        status
+        self.try_save()?;
+        Ok(status)
     }
 
     /// The server creates `Download/<name>` and Execs `primitive` on it.
@@ -293,18 +407,48 @@ impl<const W: usize, const E: usize> Rig<W, E> {
         primitive: &str,
         correlator: Option<&str>,
     ) -> StatusCode {
+        self.try_order_download(name, pkg_id, url, primitive, correlator)
+            .unwrap()
+    }
+
+    /// [`order_download`](Self::order_download), sent again as often as needed.
+    pub fn try_order_download(
+        &mut self,
+        name: &str,
+        pkg_id: &str,
+        url: &str,
+        primitive: &str,
+        correlator: Option<&str>,
+    ) -> Result<StatusCode, ExecError> {
         let base = format!("./SCOMO/Download/{name}");
         if self.tree.scomo().download(name).is_none() {
             self.tree.add(SRV, &base, Item::node(), None).unwrap();
         }
-        self.add(&format!("{base}/PkgID"), pkg_id).unwrap();
-        self.add(&format!("{base}/PkgURL"), url).unwrap();
-        self.exec(&format!("{base}/Operations/{primitive}"), correlator)
+        for (leaf, value) in [("PkgID", pkg_id), ("PkgURL", url)] {
+            let uri = format!("{base}/{leaf}");
+            if self.add(&uri, value) == Err(StatusCode::AlreadyExists) {
+                self.tree
+                    .replace(SRV, &uri, Item::chr(value), None)
+                    .unwrap();
+            }
+        }
+        self.try_exec(&format!("{base}/Operations/{primitive}"), correlator)
     }
 
     /// The server pushes `bytes` as `Inventory/Delivered/<name>/Data` (Large Object in
     /// chunks of `chunk`), with `PkgID`.
     pub fn push(&mut self, name: &str, pkg_id: &str, bytes: &[u8], chunk: usize) -> StatusCode {
+        self.try_push(name, pkg_id, bytes, chunk).unwrap()
+    }
+
+    /// [`push`](Self::push); `Err` when the reply could not be made durable.
+    pub fn try_push(
+        &mut self,
+        name: &str,
+        pkg_id: &str,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<StatusCode, ExecError> {
         let base = format!("./SCOMO/Inventory/Delivered/{name}");
         if self.tree.scomo().delivered(name).is_none() {
             self.tree.add(SRV, &base, Item::node(), None).unwrap();
@@ -326,30 +470,35 @@ impl<const W: usize, const E: usize> Rig<W, E> {
         let package = package.to_string();
         let mut h = self.ex.handler(&mut self.p);
         if let Err(code) = h.object_begin(&package, Some(bytes.len() as u64)) {
-            return code;
+            return Ok(code);
         }
         for c in bytes.chunks(chunk) {
             if let Err(code) = h.object_write(c) {
                 let _ = h.object_end(false);
-                return code;
+                return Ok(code);
             }
         }
         let len = match h.object_end(true) {
             Ok(len) => len,
-            Err(code) => return code,
+            Err(code) => return Ok(code),
         };
         self.tree
             .scomo_mut()
             .delivered_mut(&package)
             .unwrap()
             .set_data(Some(len as u32));
-        self.save();
-        StatusCode::Ok
+        self.try_save()?;
+        Ok(StatusCode::Ok)
     }
 
     /// A report session: the server reads every pending alert, then answers each (200
     /// when `self.ack`, else 500).
     pub fn session(&mut self) {
+        self.try_session().unwrap();
+    }
+
+    /// [`session`](Self::session); `Err` when the device failed to save.
+    pub fn try_session(&mut self) -> Result<(), ExecError> {
         let mut h = self.ex.handler(&mut self.p);
         let mut ids = Vec::new();
         let mut i = 0;
@@ -377,11 +526,14 @@ impl<const W: usize, const E: usize> Rig<W, E> {
             if self.ack {
                 h.alert_status(id, StatusCode::Ok);
                 self.acked.push(id);
+                if !self.chip.borrow().is_cut() {
+                    self.durable_acks.push((id, self.seen.len()));
+                }
             } else {
                 h.alert_status(id, StatusCode::CommandFailed);
             }
         }
-        self.save();
+        self.try_save()
     }
 
     /// Serves one fetch from `self.web`.
@@ -389,6 +541,7 @@ impl<const W: usize, const E: usize> Rig<W, E> {
         self.web
             .requests
             .push((url.to_string(), offset, if_range.map(str::to_string)));
+        self.web.jobs.push(job);
         let Some(obj) = self.web.objects.get_mut(url) else {
             let head = FetchHead {
                 status: 404,
@@ -487,7 +640,7 @@ impl<const W: usize, const E: usize> Rig<W, E> {
             }
             Action::Session { .. } => {
                 self.log.push("session".into());
-                self.session();
+                self.try_session()?;
                 return Ok(true);
             }
             Action::Restart => {

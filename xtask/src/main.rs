@@ -183,6 +183,22 @@ fn test() -> Result {
         &[],
     )?;
     run("cargo", &["test", "--workspace", "--all-features"], &[])?;
+    // The full power-cut sweep of the executor (a debug build only samples it).
+    run(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "-p",
+            "scomo",
+            "--all-features",
+            "--test",
+            "sweep_flows",
+            "--",
+            "--nocapture",
+        ],
+        &[],
+    )?;
     run(
         "cargo",
         &["doc", "--workspace", "--no-deps", "--all-features"],
