@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod ffi;
 mod firmware;
 
 /// The targets the core must build for without `std`.
@@ -156,6 +157,7 @@ fn test() -> Result {
     let start = Instant::now();
     setup()?;
     run("cargo", &["fmt", "--all", "--", "--check"], &[])?;
+    ffi::check_header()?;
     run(
         "cargo",
         &[
@@ -218,6 +220,7 @@ fn test() -> Result {
             &[],
         )?;
     }
+    ffi::build_targets()?;
     firmware::test()?;
     firmware::size()?;
     eprintln!(
