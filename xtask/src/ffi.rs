@@ -39,7 +39,13 @@ fn cbindgen() -> Result<String> {
     if version_of(&local).as_deref() != Some(wanted.as_str()) {
         run(
             "cargo",
-            &["install", "--locked", "cbindgen", "--version", CBINDGEN_VERSION],
+            &[
+                "install",
+                "--locked",
+                "cbindgen",
+                "--version",
+                CBINDGEN_VERSION,
+            ],
             &[],
         )?;
     }
