@@ -184,7 +184,18 @@ fn test() -> Result {
         ],
         &[],
     )?;
-    run("cargo", &["test", "--workspace", "--all-features"], &[])?;
+    run(
+        "cargo",
+        &[
+            "test",
+            "--workspace",
+            "--all-features",
+            "--exclude",
+            "scomo-ffi",
+        ],
+        &[],
+    )?;
+    ffi::test()?;
     // The full power-cut sweep of the executor (a debug build only samples it).
     run(
         "cargo",
