@@ -60,7 +60,7 @@
 /**
  * Delivered packages (`./SCOMO/Inventory/Delivered/<X>`) the tree holds.
  */
-#define SCOMO_DELIVERED 2
+#define SCOMO_DELIVERED 4
 
 /**
  * Deployed components (`./SCOMO/Inventory/Deployed/<X>`) the tree holds.

@@ -13,14 +13,14 @@
 //!   `scomo_panic()`, which the firmware defines and which must not return (reset the
 //!   device, or halt).
 
-use crate::result::{SCOMO_RESULT_PANICKED, scomo_result};
+use crate::result::scomo_result;
 
 /// Runs `f`, turning a panic into `Err(SCOMO_RESULT_PANICKED)` where unwinding exists.
 pub(crate) fn guard<T>(f: impl FnOnce() -> T) -> Result<T, scomo_result> {
     #[cfg(not(target_os = "none"))]
     {
         std::panic::catch_unwind(core::panic::AssertUnwindSafe(f))
-            .map_err(|_| SCOMO_RESULT_PANICKED)
+            .map_err(|_| crate::result::SCOMO_RESULT_PANICKED)
     }
     #[cfg(target_os = "none")]
     {
@@ -50,7 +50,7 @@ mod bare_metal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::SCOMO_RESULT_OK;
+    use crate::result::{SCOMO_RESULT_OK, SCOMO_RESULT_PANICKED};
 
     #[test]
     fn a_panic_becomes_scomo_result_panicked_on_hosts() {

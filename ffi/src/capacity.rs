@@ -26,7 +26,7 @@ pub const SCOMO_TEXT_CAP: usize = 255;
 /// Software download entries (`./SCOMO/Download/<X>`) the tree holds.
 pub const SCOMO_DOWNLOADS: usize = 2;
 /// Delivered packages (`./SCOMO/Inventory/Delivered/<X>`) the tree holds.
-pub const SCOMO_DELIVERED: usize = 2;
+pub const SCOMO_DELIVERED: usize = 4;
 /// Deployed components (`./SCOMO/Inventory/Deployed/<X>`) the tree holds.
 pub const SCOMO_DEPLOYED: usize = 8;
 /// Bytes of ACL text the tree holds.

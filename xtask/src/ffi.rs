@@ -90,8 +90,23 @@ pub fn test() -> Result {
     run("cargo", &["test", "-p", "scomo-ffi"], &[])
 }
 
-/// Builds the static library for every `no_std` target.
+/// Lints the crate as built for a microcontroller (its `target_os = "none"` code), then
+/// builds the static library for every `no_std` target.
 pub fn build_targets() -> Result {
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "scomo-ffi",
+            "--target",
+            "thumbv7m-none-eabi",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     for target in NO_STD_TARGETS {
         run(
             "cargo",
