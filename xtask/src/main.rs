@@ -30,6 +30,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "/usr/lib/arm-none-eabi/newlib/libc.a",
         "libnewlib-arm-none-eabi",
     ),
+    ("curl-config", "libcurl4-openssl-dev"),
 ];
 
 fn main() -> ExitCode {

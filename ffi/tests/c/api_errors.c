@@ -63,6 +63,7 @@ struct device {
     struct record records[RECORDS];
     scomo_result state_read_result; /* forced result of the state store's read, if not OK */
     scomo_result random_result;     /* forced result of the random source, if not OK */
+    scomo_result write_result;      /* forced result of the component store's write */
     int random_calls;
     scomo_agent *reenter;           /* when set, the random source calls back into it */
     scomo_result reentered_poll, reentered_release;
@@ -85,6 +86,7 @@ static scomo_result cs_write(void *user, uint16_t key, uint64_t offset, const ui
                              size_t len, uint64_t *durable) {
     struct device *d = user;
     struct slot *s = &d->slots[key];
+    if (d->write_result != SCOMO_RESULT_OK) return d->write_result;
     if (offset != s->len || offset + len > s->declared) return SCOMO_RESULT_IO;
     memcpy(s->bytes + offset, data, len);
     s->len += len;
@@ -548,6 +550,94 @@ static void running_errors(scomo_agent *agent) {
     EXPECT(scomo_agent_release((scomo_agent *)(void *)&copy), SCOMO_RESULT_MOVED);
 }
 
+/* ---- A scripted server: its message makes a download job, so a FETCH can be misused ---- */
+
+/* Writes the server's message `msg_id` for the session of the device's message `sent`
+ * (its SessionID copied), with `commands` after the Status for the device's header. */
+static size_t server_message(char *out, size_t cap, const scomo_action *sent, int msg_id,
+                             const char *commands) {
+    char session[16] = "";
+    const char *p = memmem(sent->body, sent->body_len, "<SessionID>", 11);
+    if (p) sscanf(p + 11, "%15[^<]", session);
+    int n = snprintf(
+        out, cap,
+        "<SyncML xmlns=\"SYNCML:SYNCML1.2\"><SyncHdr><VerDTD>1.2</VerDTD>"
+        "<VerProto>DM/1.2</VerProto><SessionID>%s</SessionID><MsgID>%d</MsgID>"
+        "<Target><LocURI>IMEI:356938035643809</LocURI></Target>"
+        "<Source><LocURI>http://127.0.0.1:9/dm</LocURI></Source></SyncHdr><SyncBody>"
+        "<Status><CmdID>1</CmdID><MsgRef>%d</MsgRef><CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd>"
+        "<TargetRef>http://127.0.0.1:9/dm</TargetRef><SourceRef>IMEI:356938035643809</SourceRef>"
+        "<Data>212</Data></Status>%s<Final/></SyncBody></SyncML>",
+        session, msg_id, msg_id, commands);
+    return (size_t)n;
+}
+
+static void fetch_misuse(scomo_agent *agent) {
+    static char msg[4096];
+    scomo_action a;
+    scomo_flow flow = -1;
+    const char *ct = "application/vnd.syncml.dm+xml";
+    EXPECT(scomo_agent_request_session(agent, NULL), SCOMO_RESULT_OK);
+    EXPECT(scomo_agent_poll(agent, 100, &a), SCOMO_RESULT_OK);
+    CHECK(a.kind == SCOMO_ACTION_SEND);
+    size_t n = server_message(
+        msg, sizeof msg, &a, 1,
+        "<Add><CmdID>2</CmdID><Item><Target><LocURI>./SCOMO/Download/D1</LocURI></Target>"
+        "<Meta><Format xmlns=\"syncml:metinf\">node</Format></Meta></Item></Add>"
+        "<Add><CmdID>3</CmdID><Item><Target><LocURI>./SCOMO/Download/D1/PkgID</LocURI></Target>"
+        "<Data>pkg-d1</Data></Item></Add>"
+        "<Add><CmdID>4</CmdID><Item><Target><LocURI>./SCOMO/Download/D1/PkgURL</LocURI></Target>"
+        "<Data>http://127.0.0.1:9/pkg/d1</Data></Item></Add>"
+        "<Exec><CmdID>5</CmdID><Correlator>c-d1</Correlator><Item><Target>"
+        "<LocURI>./SCOMO/Download/D1/Operations/Download</LocURI></Target></Item></Exec>");
+    EXPECT(scomo_agent_dm_answer(agent, (const uint8_t *)msg, n, ct, NULL, &a), SCOMO_RESULT_OK);
+    /* The device acknowledges (the Exec answered 202); the server closes the session. */
+    CHECK(a.kind == SCOMO_ACTION_SEND && !a.last);
+    CHECK(memmem(a.body, a.body_len, "<Data>202</Data>", 16) != NULL);
+    n = server_message(msg, sizeof msg, &a, 2, "");
+    EXPECT(scomo_agent_dm_answer(agent, (const uint8_t *)msg, n, ct, NULL, &a), SCOMO_RESULT_OK);
+    CHECK(a.kind == SCOMO_ACTION_SESSION_ENDED);
+    CHECK(a.session.end == SCOMO_SESSION_COMPLETED);
+    do {
+        EXPECT(scomo_agent_poll(agent, 200, &a), SCOMO_RESULT_OK);
+    } while (a.kind == SCOMO_ACTION_WAIT && a.wait_until_ms <= 200);
+    CHECK(a.kind == SCOMO_ACTION_FETCH);
+    CHECK(a.url != NULL && strcmp(a.url, "http://127.0.0.1:9/pkg/d1") == 0 && a.offset == 0);
+
+    /* Misuse during the fetch. */
+    scomo_fetch_head head = {.status = 200, .content_type = "application/octet-stream",
+                             .content_length = 10};
+    EXPECT(scomo_agent_poll(agent, 201, &a), SCOMO_RESULT_WRONG_ORDER);
+    EXPECT(scomo_agent_request_session(agent, NULL), SCOMO_RESULT_OK); /* due after the fetch */
+    EXPECT(scomo_agent_fetch_body(agent, (const uint8_t *)"abc", 3, &flow), SCOMO_RESULT_WRONG_ORDER);
+    EXPECT(scomo_agent_fetch_head(agent, NULL, &flow), SCOMO_RESULT_NULL_POINTER);
+    EXPECT(scomo_agent_fetch_head(agent, &head, NULL), SCOMO_RESULT_NULL_POINTER);
+    EXPECT(scomo_agent_fetch_end(agent, 77), SCOMO_RESULT_INVALID_ARGUMENT);
+    EXPECT(scomo_agent_notify_done(agent, true), SCOMO_RESULT_WRONG_ORDER);
+    EXPECT(scomo_agent_dm_answer(agent, (const uint8_t *)"x", 1, ct, NULL, &a), SCOMO_RESULT_WRONG_ORDER);
+    EXPECT(scomo_agent_fetch_head(agent, &head, &flow), SCOMO_RESULT_OK);
+    CHECK(flow == SCOMO_FLOW_CONTINUE);
+    EXPECT(scomo_agent_fetch_head(agent, &head, &flow), SCOMO_RESULT_WRONG_ORDER);
+    EXPECT(scomo_agent_fetch_body(agent, NULL, 4, &flow), SCOMO_RESULT_NULL_POINTER);
+    EXPECT(scomo_agent_fetch_body(agent, (const uint8_t *)"abc", 3, NULL), SCOMO_RESULT_NULL_POINTER);
+    /* The component store fails: like a flash failure, the download stops. */
+    dev.write_result = SCOMO_RESULT_IO;
+    EXPECT(scomo_agent_fetch_body(agent, (const uint8_t *)"abcde", 5, &flow), SCOMO_RESULT_OK);
+    CHECK(flow == SCOMO_FLOW_STOP);
+    dev.write_result = SCOMO_RESULT_OK;
+    EXPECT(scomo_agent_fetch_end(agent, SCOMO_FETCH_DONE), SCOMO_RESULT_OK);
+    EXPECT(scomo_agent_fetch_end(agent, SCOMO_FETCH_DONE), SCOMO_RESULT_WRONG_ORDER);
+    /* The failed download is reported to the server in the session that comes next. */
+    int sends = 0;
+    for (int i = 0; i < 8 && sends == 0; i++) {
+        EXPECT(scomo_agent_poll(agent, 300 + (uint64_t)i, &a), SCOMO_RESULT_OK);
+        if (a.kind == SCOMO_ACTION_SEND) sends++;
+        if (a.kind == SCOMO_ACTION_FETCH) EXPECT(scomo_agent_fetch_end(agent, SCOMO_FETCH_UNREACHABLE), SCOMO_RESULT_OK);
+    }
+    CHECK(sends == 1);
+    EXPECT(scomo_agent_end_session(agent), SCOMO_RESULT_OK);
+}
+
 static void after_release(scomo_agent *agent) {
     scomo_action action;
     scomo_config c = config();
@@ -583,12 +673,15 @@ int main(void) {
     running_errors(agent);
     after_release(agent);
 
-    /* The storage is reusable, and a new agent recovers from the stores. */
+    /* The storage is reusable, and a new agent recovers from the stores. This one trusts
+     * the transport (no server password), so a scripted server message can drive it. */
     agent = NULL;
     EXPECT(scomo_agent_init(&storage, sizeof storage, &p, &agent), SCOMO_RESULT_OK);
+    c.server_password = NULL;
     EXPECT(scomo_agent_configure(agent, &c), SCOMO_RESULT_OK);
     scomo_action action;
     EXPECT(scomo_agent_poll(agent, 10, &action), SCOMO_RESULT_OK);
+    fetch_misuse(agent);
     EXPECT(scomo_agent_release(agent), SCOMO_RESULT_OK);
     CHECK(dev.log_lines > 0);
 
