@@ -1333,13 +1333,6 @@ scomo_result scomo_agent_pending_reports(const struct scomo_agent *agent, size_t
  */
 scomo_result scomo_agent_release(struct scomo_agent *agent);
 
-#if defined(SCOMO_BARE_METAL)
-/**
- * Defined by the firmware: called when Rust code panics (a bug); never returns.
- */
-extern void scomo_panic(void);
-#endif
-
 /**
  * The size of `package` in bytes: all of it (it is complete when an installer sees it).
  *

@@ -33,6 +33,10 @@ pub(crate) fn guarded(f: impl FnOnce() -> scomo_result) -> scomo_result {
     guard(f).unwrap_or_else(|e| e)
 }
 
+/// The panic handler of bare-metal builds. (`scomo_panic` is declared in the header's
+/// trailer for every build, so firmware gets its prototype without a define.)
+///
+/// cbindgen:ignore
 #[cfg(target_os = "none")]
 mod bare_metal {
     unsafe extern "C" {
