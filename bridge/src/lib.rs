@@ -10,12 +10,15 @@
 //! [`serve::serve`] is that server function for the serial framing of
 //! [`scomo::drivers::serial`]: it reads the device's requests and answers each through a
 //! [`Backend`] — the HTTP side. [`TestBackend`] answers from a fixed script (echoes and
-//! generated files); a backend that forwards to a real DM server implements the same trait.
+//! generated files); [`HttpBackend`] forwards them to a real HTTP server (the DM server, the
+//! download server).
 
 pub mod backend;
+pub mod http;
 pub mod qemu;
 pub mod serve;
 pub mod test_backend;
 
 pub use backend::{Backend, Reply};
+pub use http::HttpBackend;
 pub use test_backend::TestBackend;

@@ -46,12 +46,18 @@
 //!
 //! # Use
 //!
-//! On the device, [`exchange`] does a whole round trip; the pieces are [`send_request`],
-//! [`recv_answer`] and [`recv_body`]. On the bridge, [`recv_request`] and [`recv_body`] read a
+//! On the device, [`SerialTransport`] is the [`Transport`](crate::drivers::Transport) that
+//! runs a [`Client`](crate::client::Client) over the line; [`exchange`] does one whole round
+//! trip of the caller's own; the pieces are [`send_request`], [`recv_answer`] and
+//! [`recv_body`]. On the bridge, [`recv_request`] and [`recv_body`] read a
 //! request, and [`send_response`] or [`send_fault`] answer it.
 
 use crc::{CRC_16_IBM_3740, Crc, Digest, NoTable};
 use embedded_io::{ErrorKind as IoErrorKind, Read, ReadExactError, Write};
+
+mod transport;
+
+pub use transport::{SerialError, SerialTransport};
 
 /// The first byte of every frame.
 pub const SYNC: u8 = 0xA5;
