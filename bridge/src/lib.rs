@@ -11,11 +11,14 @@
 //! [`scomo::drivers::serial`]: it reads the device's requests and answers each through a
 //! [`Backend`] — the HTTP side. [`TestBackend`] answers from a fixed script (echoes and
 //! generated files); [`HttpBackend`] forwards them to a real HTTP server (the DM server, the
-//! download server).
+//! download server), and [`seed_flows::SeedFlows`] is the backend of the firmware's seed
+//! flows: it runs the DM test server, forwards to it, and takes the device through the
+//! flows round by round, checking what the server received.
 
 pub mod backend;
 pub mod http;
 pub mod qemu;
+pub mod seed_flows;
 pub mod serve;
 pub mod test_backend;
 

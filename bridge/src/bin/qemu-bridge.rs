@@ -1,10 +1,13 @@
-//! `qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test] ELF`: runs a firmware
-//! image under QEMU, serves the framed requests on its UART0 (`scomo::drivers::serial`), and
-//! exits with the firmware's exit code (124 when the deadline passed, 2 when the firmware
-//! passed but the host side failed).
+//! `qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test|seed-flows] ELF`: runs
+//! a firmware image under QEMU, serves the framed requests on its UART0
+//! (`scomo::drivers::serial`), and exits with the firmware's exit code (124 when the deadline
+//! passed, 2 when the firmware passed but the host side failed).
 //!
-//! The backend answers the requests; `test` (the default, and for now the only one) is the
-//! scripted [`scomo_bridge::TestBackend`]. An image that never uses the UART just runs.
+//! The backend answers the requests: `test` (the default) is the scripted
+//! [`scomo_bridge::TestBackend`]; `seed-flows` starts the DM test server and takes the
+//! `seed-flows` image through the seed flows ([`scomo_bridge::seed_flows`]), failing the run
+//! when a check of what the server received fails. An image that never uses the UART just
+//! runs.
 //!
 //! This is the cargo runner of the `firmware/` workspace. The default deadline is 60 s, or
 //! the value of `SCOMO_QEMU_TIMEOUT` (seconds). A relative ELF path is resolved against
@@ -15,14 +18,24 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use embedded_io_adapters::std::FromStd;
+use scomo_bridge::seed_flows::{self, SeedFlows};
 use scomo_bridge::serve::{self, Stats};
-use scomo_bridge::{TestBackend, qemu};
+use scomo_bridge::{Backend, TestBackend, qemu};
 
-const USAGE: &str = "usage: qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test] ELF";
+const USAGE: &str =
+    "usage: qemu-bridge [--machine NAME] [--timeout SECONDS] [--backend test|seed-flows] ELF";
+
+/// Which backend answers the firmware.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackendArg {
+    Test,
+    SeedFlows,
+}
 
 struct Args {
     machine: String,
     timeout: Duration,
+    backend: BackendArg,
     elf: PathBuf,
 }
 
@@ -33,14 +46,18 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         Err(_) => Duration::from_secs(60),
     };
     let mut elf = None;
+    let mut backend = BackendArg::Test;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--machine" => machine = args.next().ok_or(USAGE)?,
             "--timeout" => timeout = seconds(&args.next().ok_or(USAGE)?)?,
-            "--backend" => match args.next().as_deref() {
-                Some("test") => {}
-                _ => return Err(format!("the only backend is `test`\n{USAGE}")),
-            },
+            "--backend" => {
+                backend = match args.next().as_deref() {
+                    Some("test") => BackendArg::Test,
+                    Some("seed-flows") => BackendArg::SeedFlows,
+                    _ => return Err(format!("unknown backend\n{USAGE}")),
+                }
+            }
             _ if elf.is_none() && !arg.starts_with("--") => elf = Some(PathBuf::from(arg)),
             _ => return Err(format!("unexpected argument {arg}\n{USAGE}")),
         }
@@ -52,6 +69,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     Ok(Args {
         machine,
         timeout,
+        backend,
         elf,
     })
 }
@@ -64,6 +82,32 @@ fn seconds(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("not a number of seconds: {s}"))
 }
 
+/// Runs the image with `backend` answering; `verdict` judges the host side once the
+/// firmware has closed the line.
+fn run_with<B: Backend + Send>(
+    args: &Args,
+    backend: &mut B,
+    verdict: impl FnOnce(&B) -> Result<(), String> + Send,
+) -> Result<(qemu::Report, Stats), String> {
+    let run = qemu::Run {
+        machine: &args.machine,
+        elf: &args.elf,
+        deadline: args.timeout,
+    };
+    let mut stats = Stats::default();
+    let served = |stream| {
+        let mut io = FromStd::new(stream);
+        let served = serve::serve(&mut io, backend);
+        match served {
+            Ok(s) => stats = s,
+            Err(e) => return Err(format!("serial line: {e}")),
+        }
+        verdict(backend)
+    };
+    let report = qemu::run(&run, served).map_err(|e| e.to_string())?;
+    Ok((report, stats))
+}
+
 fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(args) => args,
@@ -72,21 +116,36 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run = qemu::Run {
-        machine: &args.machine,
-        elf: &args.elf,
-        deadline: args.timeout,
+    let ran = match args.backend {
+        BackendArg::Test => run_with(&args, &mut TestBackend::default(), |_| Ok(())),
+        BackendArg::SeedFlows => {
+            let Some(profile) = seed_flows::profile(&args.machine) else {
+                eprintln!("qemu-bridge: no seed-flow profile for {}", args.machine);
+                return ExitCode::from(2);
+            };
+            let mut flows = match SeedFlows::start(profile) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("qemu-bridge: cannot start the test server: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            flows.verbose = std::env::var_os("SCOMO_FLOWS_VERBOSE").is_some();
+            let ran = run_with(&args, &mut flows, SeedFlows::finish);
+            eprintln!(
+                "qemu-bridge: seed flows on {} (pushed package {} B, downloaded package {} B, {} {:?}):\n{}",
+                profile.machine,
+                profile.pushed,
+                profile.downloaded,
+                profile.encoding,
+                profile.auth,
+                flows.summary()
+            );
+            ran
+        }
     };
-    let mut backend = TestBackend::default();
-    let mut stats = Stats::default();
-    let served = |stream| {
-        let mut io = FromStd::new(stream);
-        serve::serve(&mut io, &mut backend)
-            .map(|s| stats = s)
-            .map_err(|e| format!("serial line: {e}"))
-    };
-    let report = match qemu::run(&run, served) {
-        Ok(report) => report,
+    let (report, stats) = match ran {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("qemu-bridge: {e}");
             return ExitCode::from(2);

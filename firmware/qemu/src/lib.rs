@@ -18,8 +18,11 @@ use cortex_m as _; // links the critical-section implementation that semihosting
 pub mod board;
 pub mod cmsdk;
 mod harness;
+pub mod installer;
 mod mmio;
 pub mod pl011;
+pub mod ram_flash;
+pub mod stack;
 mod uart_error;
 
 pub use harness::{Failure, Outcome, Test, exit, run};
