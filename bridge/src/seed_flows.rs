@@ -730,3 +730,6 @@ impl Backend for SeedFlows {
         self.http.post_notify(url, content_type, body)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use crate::{Result, root};
 
-/// A board the firmware runs on: its QEMU machine, its target, and the cargo feature of the
-/// `scomo-qemu` package that selects it.
+/// A board the firmware runs on: its QEMU machine, its target, the cargo feature of the
+/// `scomo-qemu` package that selects it, and, for a board with a UART, the feature of the
+/// seed-flow image and the longest its run may take.
 struct Board {
     machine: &'static str,
     target: &'static str,
     feature: &'static str,
+    flows: Option<(&'static str, &'static str)>,
 }
 
 /// Every board, each with its own CPU: Cortex-M3, Cortex-M4F and Cortex-M0.
@@ -22,16 +24,20 @@ const BOARDS: &[Board] = &[
         machine: "lm3s6965evb",
         target: "thumbv7m-none-eabi",
         feature: "scomo-qemu/lm3s6965",
+        flows: Some(("lm3s6965", "60")),
     },
     Board {
         machine: "mps2-an386",
         target: "thumbv7em-none-eabihf",
         feature: "scomo-qemu/mps2",
+        // About 8 s of 30 KiB/s UART traffic; the rest is headroom for a loaded machine.
+        flows: Some(("mps2", "120")),
     },
     Board {
         machine: "microbit",
         target: "thumbv6m-none-eabi",
         feature: "scomo-qemu/microbit",
+        flows: None,
     },
 ];
 
@@ -41,6 +47,10 @@ const QEMU_DEADLINE_S: &str = "60";
 /// The longest one `cargo` step of the firmware may take, builds included; a backstop for a
 /// hang outside QEMU (the bridge's own deadline catches hangs of the firmware).
 const STEP_DEADLINE: Duration = Duration::from_secs(20 * 60);
+
+/// The package and image of the seed flows (run through the bridge's `seed-flows` backend).
+const FLOWS_PACKAGE: &str = "scomo-seed-flows";
+const FLOWS_IMAGE: &str = "seed-flows";
 
 /// The image the size report measures, and the file that says what it links.
 const SIZE_IMAGE: &str = "size-probe";
@@ -88,7 +98,8 @@ fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result {
 }
 
 /// Formatting and clippy (`-D warnings`) for every board, then the on-target tests of every
-/// board under QEMU.
+/// board under QEMU, then the seed flows on every board with a UART (each run killed at its
+/// deadline: a hang fails the step instead of blocking it).
 pub fn test() -> Result {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     for board in BOARDS {
@@ -101,6 +112,28 @@ pub fn test() -> Result {
                 "--no-default-features",
                 "--features",
                 board.feature,
+                "--",
+                "-D",
+                "warnings",
+            ],
+            &[],
+        )?;
+    }
+    for board in BOARDS {
+        let Some((feature, _)) = board.flows else {
+            continue;
+        };
+        cargo(
+            &[
+                "clippy",
+                "-p",
+                FLOWS_PACKAGE,
+                "--all-targets",
+                "--target",
+                board.target,
+                "--no-default-features",
+                "--features",
+                feature,
                 "--",
                 "-D",
                 "warnings",
@@ -127,6 +160,47 @@ pub fn test() -> Result {
             ],
             &[("SCOMO_QEMU_TIMEOUT", QEMU_DEADLINE_S)],
         )?;
+    }
+    let mut sizes = Vec::new();
+    for board in BOARDS {
+        let Some((feature, deadline)) = board.flows else {
+            continue;
+        };
+        eprintln!(
+            "\n--- seed flows on {} ({}) against the test server",
+            board.machine, board.target
+        );
+        cargo(
+            &[
+                "run",
+                "--release",
+                "-p",
+                FLOWS_PACKAGE,
+                "--target",
+                board.target,
+                "--no-default-features",
+                "--features",
+                feature,
+                "--",
+                "--backend",
+                "seed-flows",
+            ],
+            &[("SCOMO_QEMU_TIMEOUT", deadline)],
+        )?;
+        let elf = dir()
+            .join("target")
+            .join(board.target)
+            .join("release")
+            .join(FLOWS_IMAGE);
+        sizes.push((board.machine, sections(&elf)?));
+    }
+    println!("\nseed-flows image (profile release: opt-level \"s\", LTO, semihosting console):");
+    for (machine, s) in &sizes {
+        println!(
+            "  {machine:<12} flash {:>7} B, static RAM {:>7} B (emulated NOR flash included, stack not)",
+            s.flash(),
+            s.ram()
+        );
     }
     Ok(())
 }

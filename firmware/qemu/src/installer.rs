@@ -160,7 +160,7 @@ fn read_package<R: PackageReader>(
 /// The inventory: up to `N` components.
 type Inventory<const N: usize> = Vec<Installed, N>;
 
-fn put<'b>(buf: &'b mut [u8], at: &mut usize, bytes: &[u8]) -> Result<(), InstallerErrorKind> {
+fn put(buf: &mut [u8], at: &mut usize, bytes: &[u8]) -> Result<(), InstallerErrorKind> {
     let to = buf
         .get_mut(*at..*at + bytes.len())
         .ok_or(InstallerErrorKind::OutOfMemory)?;

@@ -1,6 +1,8 @@
 //! scomo on QEMU's Cortex-M machines: polled UART drivers implementing
-//! `embedded_io::{Read, Write}`, the board chosen by a cargo feature, and a small on-target
-//! test harness that reports through semihosting.
+//! `embedded_io::{Read, Write}`, the board chosen by a cargo feature, a small on-target
+//! test harness that reports through semihosting, and the platform pieces of the seed-flow
+//! image: NOR flash emulated in RAM ([`ram_flash`]), the firmware's installer
+//! ([`installer`]) and stack high-water measurement ([`stack`]).
 //!
 //! | feature | QEMU machine | target | UART |
 //! |---|---|---|---|

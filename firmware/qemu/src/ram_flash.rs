@@ -38,17 +38,17 @@ impl NorFlashError for RamFlashError {
 ///   `0xFF` over anything, is allowed, as NOR flash allows it);
 /// - misaligned or out-of-range calls are refused.
 ///
-/// The buffer is the caller's (a `static`, so that it counts as static RAM and survives a
-/// restart of the program's logic). It holds whatever it held: call [`erase_all`] for a
-/// blank chip.
+/// The buffer is the caller's (in firmware a `static`, so that it counts as static RAM; one
+/// in a section the startup code does not zero survives a reset). It holds whatever it held:
+/// call [`erase_all`] for a blank chip.
 ///
 /// [`erase_all`]: RamFlash::erase_all
 #[derive(Debug)]
-pub struct RamFlash<const WRITE: usize, const ERASE: usize> {
-    bytes: &'static mut [u8],
+pub struct RamFlash<'a, const WRITE: usize, const ERASE: usize> {
+    bytes: &'a mut [u8],
 }
 
-impl<const WRITE: usize, const ERASE: usize> RamFlash<WRITE, ERASE> {
+impl<'a, const WRITE: usize, const ERASE: usize> RamFlash<'a, WRITE, ERASE> {
     /// Checked at compile time: the geometry is consistent.
     const GEOMETRY: () = assert!(
         WRITE > 0 && ERASE > 0 && ERASE.is_multiple_of(WRITE),
@@ -56,7 +56,7 @@ impl<const WRITE: usize, const ERASE: usize> RamFlash<WRITE, ERASE> {
     );
 
     /// A flash over `bytes`; its capacity is `bytes` rounded down to whole pages.
-    pub fn new(bytes: &'static mut [u8]) -> Self {
+    pub fn new(bytes: &'a mut [u8]) -> Self {
         let () = Self::GEOMETRY;
         let pages = bytes.len() / ERASE * ERASE;
         let (bytes, _) = bytes.split_at_mut(pages);
@@ -78,11 +78,11 @@ impl<const WRITE: usize, const ERASE: usize> RamFlash<WRITE, ERASE> {
     }
 }
 
-impl<const WRITE: usize, const ERASE: usize> ErrorType for RamFlash<WRITE, ERASE> {
+impl<const WRITE: usize, const ERASE: usize> ErrorType for RamFlash<'_, WRITE, ERASE> {
     type Error = RamFlashError;
 }
 
-impl<const WRITE: usize, const ERASE: usize> ReadNorFlash for RamFlash<WRITE, ERASE> {
+impl<const WRITE: usize, const ERASE: usize> ReadNorFlash for RamFlash<'_, WRITE, ERASE> {
     const READ_SIZE: usize = 1;
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), RamFlashError> {
@@ -97,7 +97,7 @@ impl<const WRITE: usize, const ERASE: usize> ReadNorFlash for RamFlash<WRITE, ER
     }
 }
 
-impl<const WRITE: usize, const ERASE: usize> NorFlash for RamFlash<WRITE, ERASE> {
+impl<const WRITE: usize, const ERASE: usize> NorFlash for RamFlash<'_, WRITE, ERASE> {
     const WRITE_SIZE: usize = WRITE;
     const ERASE_SIZE: usize = ERASE;
 

@@ -9,12 +9,14 @@
 //! | request | answer |
 //! |---|---|
 //! | GET `scomo-bridge:config` | `key=value` lines: `server`, `device`, `user`, `password`, `server-id`, `server-password` (optional), `encoding` (`xml`/`wbxml`), `auth` (`basic`/`md5`/`hmac`) |
-//! | GET `scomo-bridge:next` | `session` (open a client-initiated session and run until idle), `reboot` (boot the client again from flash) or `done` |
+//! | GET `scomo-bridge:next` | `session` (open a client-initiated session and run until idle), `reboot` (a system reset: the emulated flash survives it, everything else starts over) or `done` |
 //! | POST `scomo-bridge:report` | the device's account of the round, one line; the host checks it |
 //!
 //! The image has no timer: when the client asks to be called again later, its clock jumps
 //! to that time, as a device that slept would see it. Exit code 0 when every round ran
-//! without a local error; the host decides whether the flows passed.
+//! without a local error (1: a round failed on the device, 3: no configuration or flash, 4: a
+//! hard fault, 5: the stack overflowed while booting); the host decides whether the flows
+//! passed.
 #![no_std]
 #![no_main]
 
@@ -42,7 +44,7 @@ use scomo_qemu::{board, exit, println, stack};
 
 /// The emulated flash: programmed in 4-byte words, erased in 1 KiB pages (the LM3S6965's
 /// own flash geometry).
-type Chip = RamFlash<4, 1024>;
+type Chip = RamFlash<'static, 4, 1024>;
 type Flash = Partition<'static, Chip>;
 type Installer = FirmwareInstaller<NorStateStore<Flash>, 4>;
 /// The client's capacities (see [`Client`]): downloads, delivered packages, deployed
@@ -417,17 +419,33 @@ fn session_round(
     }
 }
 
-/// Whether the emulated flash survived a reset: it holds [`WARM`] in [`BOOTS`] once it was
-/// erased at the first (cold) start.
-const WARM: u32 = 0x5C0_B007;
+/// Whether the emulated flash survived a reset: the first word of [`Persistent::boots`]
+/// holds this once the flash was erased at the first (cold) start.
+const WARM: u32 = 0x05C0_B007;
 
-/// The emulated flash: in `.uninit`, which the startup code does not zero, so that it keeps
-/// its content across a system reset (QEMU keeps RAM across one; a cold start finds zeros).
-#[unsafe(link_section = ".uninit.scomo.flash")]
-static mut FLASH: [u8; CHIP] = [0; CHIP];
-/// [`WARM`] and the number of boots since the cold start; kept across resets as the flash.
-#[unsafe(link_section = ".uninit.scomo.boots")]
-static mut BOOTS: [u32; 2] = [0; 2];
+/// What survives a system reset: [`WARM`] and the number of boots since the cold start, and
+/// the emulated flash.
+struct Persistent {
+    boots: [u32; 2],
+    flash: [u8; CHIP],
+}
+
+/// In `.uninit`, which the startup code does not zero: it keeps its content across a system
+/// reset (QEMU keeps RAM across one; a cold start finds zeros).
+#[unsafe(link_section = ".uninit.scomo")]
+static mut PERSISTENT: Persistent = Persistent {
+    boots: [0; 2],
+    flash: [0; CHIP],
+};
+
+/// The buffers the device lends the client: in one static, so that they count as static RAM.
+struct Memory {
+    tx: [u8; MSG],
+    rx: [u8; MSG],
+    work: [u8; WORK],
+    scratch: [u8; SCRATCH],
+    config: [u8; 256],
+}
 
 /// A fault (a stack overflow into static RAM, a bad access) ends the run with exit code 4
 /// instead of spinning until the host's deadline.
@@ -440,20 +458,30 @@ unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
 #[entry]
 fn main() -> ! {
     static mut CHIP_CELL: MaybeUninit<RefCell<Chip>> = MaybeUninit::uninit();
-    static mut TX: [u8; MSG] = [0; MSG];
-    static mut RX: [u8; MSG] = [0; MSG];
-    static mut WORK_BUF: [u8; WORK] = [0; WORK];
-    static mut SCRATCH_BUF: [u8; SCRATCH] = [0; SCRATCH];
-    static mut CONFIG_TEXT: [u8; 256] = [0; 256];
+    static mut MEMORY: Memory = Memory {
+        tx: [0; MSG],
+        rx: [0; MSG],
+        work: [0; WORK],
+        scratch: [0; SCRATCH],
+        config: [0; 256],
+    };
     // Written once below; `MaybeUninit` keeps them in `.bss` (an `Option` would put their
     // initial image in flash).
     static mut CLIENT: MaybeUninit<Device> = MaybeUninit::uninit();
     static mut LINE: MaybeUninit<Line> = MaybeUninit::uninit();
 
     stack::paint();
-    // SAFETY: `main` runs once per boot and is the only code that names FLASH and BOOTS;
-    // these are the only references made to them.
-    let (flash, boots) = unsafe { (&mut *(&raw mut FLASH), &mut *(&raw mut BOOTS)) };
+    let Memory {
+        tx,
+        rx,
+        work,
+        scratch,
+        config: config_text,
+    } = MEMORY;
+    let persistent = &raw mut PERSISTENT;
+    // SAFETY: `main` runs once per boot and is the only code that names PERSISTENT: this is
+    // the only reference ever made to it.
+    let Persistent { boots, flash } = unsafe { &mut *persistent };
     let mut flash = RamFlash::new(flash);
     let warm = boots[0] == WARM;
     if !warm {
@@ -480,7 +508,6 @@ fn main() -> ! {
         }
     );
 
-    let config_text: &'static mut [u8] = CONFIG_TEXT;
     let config = match control(line, &get(CONFIG_URL), b"", config_text) {
         Ok(n) => {
             let text: &'static [u8] = config_text;
@@ -497,7 +524,7 @@ fn main() -> ! {
         println!("the host's configuration is incomplete");
         exit(3)
     };
-    let Some(mut p) = platform(chip, SCRATCH_BUF) else {
+    let Some(mut p) = platform(chip, scratch) else {
         println!("the emulated flash does not fit the stores");
         exit(3)
     };
@@ -528,8 +555,7 @@ fn main() -> ! {
     stack::paint();
 
     let clock = Cell::new(0u64);
-    let mut rng = XorShift(0x5C0_3E0_C0FF_EE11 ^ u64::from(boot));
-    let (tx, rx, work): (&mut [u8], &mut [u8], &mut [u8]) = (TX, RX, WORK_BUF);
+    let mut rng = XorShift(0x005C_03E0_C0FF_EE11 ^ u64::from(boot));
     let mut errors = 0u32;
     if warm {
         // The report of the round that asked for the reset: what the device found in flash.
