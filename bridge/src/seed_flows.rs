@@ -16,8 +16,8 @@
 //! Statuses, the Results and the package GETs the server recorded during it, and the
 //! device's report), then queues the next round's steps on the server and answers
 //! `session`: the device opens a client-initiated session and runs until it has nothing
-//! left to do (downloads, report sessions). A `reboot` round makes the device boot its
-//! client again from its emulated flash. After the last round, or the first failed check,
+//! left to do (downloads, report sessions). A `reboot` round makes the device reset; it
+//! recovers from its stores, which survive the reset. After the last round, or the first failed check,
 //! it answers `done`; [`SeedFlows::finish`] gives the verdict.
 
 use std::fmt::Write as _;
@@ -197,8 +197,8 @@ impl Round {
     }
 }
 
-/// The rounds: seed flows 5.4.1, 5.4.2 and 5.4.3 on one device, with a reboot between the
-/// download and the operations.
+/// The rounds: seed flows 5.4.1, 5.4.2 and 5.4.3 on one device, with a system reset between
+/// the download and the operations.
 fn rounds(profile: &Profile, package_url: impl Fn(&str) -> String) -> Vec<Round> {
     let pushed = package("com.example.push", "1.0", profile.pushed);
     let alt = package("com.example.alt", "1.0", profile.downloaded);
@@ -266,7 +266,7 @@ fn rounds(profile: &Profile, package_url: impl Fn(&str) -> String) -> Vec<Round>
     download.bytes_served = Some(("alt", alt_len));
 
     let reboot = Round::new(
-        "reboot: the device boots again from its emulated flash",
+        "reboot: a system reset; the device recovers from what its stores kept",
         Step::Reboot,
     )
     .installed("com.example.push@1.0+");

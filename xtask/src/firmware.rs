@@ -52,6 +52,13 @@ const STEP_DEADLINE: Duration = Duration::from_secs(20 * 60);
 const FLOWS_PACKAGE: &str = "scomo-seed-flows";
 const FLOWS_IMAGE: &str = "seed-flows";
 
+/// The C seed-flow image: C firmware (`firmware/c/`, built by its Makefile) linking the
+/// `scomo-ffi` static library through `ffi/include/scomo.h`. It runs on the machine with the
+/// RAM for the C API's agent storage (32 KiB) and its start-up stack (about 60 KiB).
+const C_MACHINE: &str = "mps2-an386";
+const C_TARGET: &str = "thumbv7em-none-eabihf";
+const C_DEADLINE_S: &str = "120";
+
 /// The image the size report measures, and the file that says what it links.
 const SIZE_IMAGE: &str = "size-probe";
 const SIZE_IMAGE_SOURCE: &str = "size-probe/src/main.rs";
@@ -194,6 +201,7 @@ pub fn test() -> Result {
             .join(FLOWS_IMAGE);
         sizes.push((board.machine, sections(&elf)?));
     }
+    let c_image = c_flows()?;
     println!("\nseed-flows image (profile release: opt-level \"s\", LTO, semihosting console):");
     for (machine, s) in &sizes {
         println!(
@@ -202,7 +210,72 @@ pub fn test() -> Result {
             s.ram()
         );
     }
+    println!(
+        "C seed-flow image (gcc -Os, newlib-nano; scomo-ffi release, opt-level 3):\n  \
+         {C_MACHINE:<12} flash {:>7} B, static RAM {:>7} B (agent storage and RAM stores included)",
+        c_image.flash(),
+        c_image.ram()
+    );
     Ok(())
+}
+
+/// Builds the C seed-flow image and runs the seed flows with it (killed at its deadline).
+fn c_flows() -> Result<Sections> {
+    eprintln!("\n--- seed flows on {C_MACHINE} ({C_TARGET}) in C, through the C API");
+    crate::run(
+        "cargo",
+        &[
+            "rustc",
+            "--quiet",
+            "--release",
+            "-p",
+            "scomo-ffi",
+            "--target",
+            C_TARGET,
+            "--crate-type",
+            "staticlib",
+        ],
+        &[],
+    )?;
+    let lib = root()
+        .join("target")
+        .join(C_TARGET)
+        .join("release")
+        .join("libscomo_ffi.a");
+    let elf = dir().join("target").join("c").join("seed-flows-c.elf");
+    let (lib, elf) = (lib.to_string_lossy(), elf.to_string_lossy());
+    let c_dir = dir().join("c");
+    crate::run(
+        "make",
+        &[
+            "-C",
+            &c_dir.to_string_lossy(),
+            &format!("SCOMO_LIB={lib}"),
+            &format!("OUT={elf}"),
+        ],
+        &[],
+    )?;
+    crate::run(
+        "cargo",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "scomo-bridge",
+            "--bin",
+            "qemu-bridge",
+            "--",
+            "--machine",
+            C_MACHINE,
+            "--timeout",
+            C_DEADLINE_S,
+            "--backend",
+            "seed-flows",
+            &elf,
+        ],
+        &[],
+    )?;
+    sections(Path::new(&*elf))
 }
 
 /// Sizes of an ELF image's sections, in bytes.
@@ -257,12 +330,12 @@ fn sections(elf: &Path) -> Result<Sections> {
             continue;
         };
         match name {
-            ".vector_table" => s.vector_table += size,
+            ".vector_table" | ".isr_vector" => s.vector_table += size,
             ".text" | ".gnu.sgstubs" => s.text += size,
             ".rodata" => s.rodata += size,
             ".data" => s.data += size,
             ".bss" => s.bss += size,
-            ".uninit" => s.uninit += size,
+            ".uninit" | ".noinit" => s.uninit += size,
             _ => {}
         }
     }

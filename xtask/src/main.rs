@@ -31,6 +31,7 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "libnewlib-arm-none-eabi",
     ),
     ("curl-config", "libcurl4-openssl-dev"),
+    ("make", "make"),
 ];
 
 fn main() -> ExitCode {
