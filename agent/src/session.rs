@@ -63,7 +63,7 @@ impl Outcome {
 }
 
 /// The tree's capacities in the agent.
-pub type AgentClient<'c> = Client<'c, 4, 4, 16, 512, 8, 8, 8>;
+pub type AgentClient<'c> = Client<'c, 8, 8, 16, 512, 8, 8, 8>;
 
 /// Random bytes from the operating system.
 #[derive(Debug, Default)]
@@ -141,7 +141,7 @@ fn device_id(dir: &Path, flag: Option<&str>) -> Result<String, Outcome> {
 
 /// The tree the agent provisions: DevInfo, DevDetail (large objects on), one DM account
 /// and the SCOMO object at `./SCOMO`, open to the server.
-pub fn provisioned_tree(dev_id: &str, server_id: &str) -> Result<Tree<4, 4, 16, 512>, String> {
+pub fn provisioned_tree(dev_id: &str, server_id: &str) -> Result<Tree<8, 8, 16, 512>, String> {
     let mut info = DevInfo::new();
     for (leaf, value) in [
         (DevInfoLeaf::DevId, dev_id),
