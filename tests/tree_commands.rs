@@ -1083,3 +1083,28 @@ fn state_round_trips_and_corrupt_state_is_refused_unchanged() {
         assert_eq!(state(&fresh), clean);
     }
 }
+
+#[test]
+fn an_inventory_that_does_not_decode_leaves_no_entries_and_keeps_account_and_acls() {
+    // Well-formed CBOR whose SCOMO part breaks a rule only decoding finds (two downloads of
+    // one name): the SCOMO object is decoded in place, so it is emptied rather than left
+    // with the first entry; the DM account and the ACLs are untouched.
+    let mut t = tree();
+    add_download(&mut t, "dA");
+    add_download(&mut t, "dB");
+    let mut bytes = state(&t);
+    let at = bytes.windows(2).position(|w| w == b"dB").unwrap();
+    bytes[at + 1] = b'A';
+    let mut fresh = tree();
+    add_download(&mut fresh, "dZ");
+    fresh.set_acl("./SCOMO/Download/dZ", "Get=*").unwrap();
+    let account = text(&fresh, "./DMAcc/acc/ServerID");
+    assert!(
+        fresh
+            .decode_state(&mut minicbor::Decoder::new(&bytes))
+            .is_err()
+    );
+    assert_eq!(text(&fresh, "./SCOMO/Download"), "");
+    assert_eq!(text(&fresh, "./DMAcc/acc/ServerID"), account);
+    assert_eq!(fresh.acls().get("SCOMO/Download/dZ"), Some("Get=*"));
+}

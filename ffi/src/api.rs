@@ -9,6 +9,7 @@
 use core::ffi::c_char;
 use core::ptr::NonNull;
 
+use crate::capacity::FfiClient;
 use scomo::client::Client;
 use scomo::dm::session::Received;
 use scomo::ops::{FetchHead, Platform};
@@ -138,10 +139,6 @@ pub unsafe extern "C" fn scomo_agent_configure(
             Err(e) => return e,
         };
         let strings: &'static crate::storage::Strings = strings;
-        let tree = match config::tree(&checked, strings) {
-            Ok(t) => t,
-            Err(e) => return e,
-        };
         let client_config = config::client_config(
             &checked,
             strings,
@@ -163,9 +160,13 @@ pub unsafe extern "C" fn scomo_agent_configure(
             installer,
             scratch: &mut scratch[..],
         };
-        match Client::boot(client_config, tree, &mut p) {
-            Ok(booted) => {
-                *client = Some(booted);
+        // Built in the agent's storage, then provisioned and restored there.
+        let started = place(client, client_config).and_then(|booted| {
+            config::provision(booted.tree_mut(), &checked, strings)?;
+            booted.restore(&mut p).map_err(from_client)
+        });
+        match started {
+            Ok(()) => {
                 log!(
                     log,
                     SCOMO_LOG_INFO,
@@ -176,13 +177,31 @@ pub unsafe extern "C" fn scomo_agent_configure(
                 SCOMO_RESULT_OK
             }
             Err(e) => {
-                log!(log, SCOMO_LOG_WARN, "cannot recover the state: {e}");
-                from_client(e)
+                *client = None;
+                log!(
+                    log,
+                    SCOMO_LOG_WARN,
+                    "cannot start: {}",
+                    crate::result::name(e)
+                );
+                e
             }
         }
     };
     // SAFETY: `agent` is NULL or a handle from `scomo_agent_init`, as the caller promises.
     unsafe { enter(agent, Stage::Created, body) }
+}
+
+/// Writes a client with an empty tree into `slot`. Its own frame holds the client while it
+/// is built and is gone before the tree is provisioned and the state restored (the
+/// deepest point of starting the agent on a microcontroller).
+#[inline(never)]
+fn place<'a>(
+    slot: &'a mut Option<FfiClient>,
+    config: scomo::client::ClientConfig<'static>,
+) -> Result<&'a mut FfiClient, scomo_result> {
+    let tree = config::empty_tree()?;
+    Ok(slot.insert(Client::new(config, tree)))
 }
 
 /// Takes a Package #0 (a server's notification, `len` bytes): when it verifies (server id,

@@ -198,11 +198,29 @@ pub(crate) fn client_config(
     config
 }
 
-/// The tree the agent provisions: DevInfo, DevDetail (Large Objects on), one DM account
-/// naming the server, the SCOMO object at `./SCOMO` open to that server.
-pub(crate) fn tree(c: &Checked, strings: &Strings) -> Result<FfiTree, scomo_result> {
+/// An empty tree of this build's shape: DevInfo, DevDetail, one DM account and the SCOMO
+/// object at `./SCOMO`, with nothing set; [`provision`] fills it in place.
+pub(crate) fn empty_tree() -> Result<FfiTree, scomo_result> {
     let bad = |_| SCOMO_RESULT_INVALID_ARGUMENT;
-    let mut info = DevInfo::new();
+    Tree::new(
+        DevInfo::new(),
+        DevDetail::new(),
+        DmAcc::new("dm").map_err(bad)?,
+        Scomo::new(MoVersion::V1_0),
+        "./SCOMO",
+    )
+    .map_err(bad)
+}
+
+/// Provisions the tree the agent starts from, in place: DevInfo, DevDetail (Large Objects
+/// on), the DM account naming the server, the SCOMO object open to that server.
+pub(crate) fn provision(
+    tree: &mut FfiTree,
+    c: &Checked,
+    strings: &Strings,
+) -> Result<(), scomo_result> {
+    let bad = |_| SCOMO_RESULT_INVALID_ARGUMENT;
+    let info = tree.devinfo_mut();
     for (leaf, value) in [
         (DevInfoLeaf::DevId, strings.device_id.as_str()),
         (DevInfoLeaf::Man, c.manufacturer.as_str()),
@@ -215,14 +233,11 @@ pub(crate) fn tree(c: &Checked, strings: &Strings) -> Result<FfiTree, scomo_resu
     ] {
         info.set(leaf, value).map_err(bad)?;
     }
-    let mut detail = DevDetail::new();
-    detail.set_large_objects(true);
-    let mut acc = DmAcc::new("dm").map_err(bad)?;
-    acc.set(DmAccLeaf::ServerId, strings.server_id.as_str())
+    tree.devdetail_mut().set_large_objects(true);
+    tree.dmacc_mut()
+        .set(DmAccLeaf::ServerId, strings.server_id.as_str())
         .map_err(bad)?;
-    let mut tree =
-        Tree::new(info, detail, acc, Scomo::new(MoVersion::V1_0), "./SCOMO").map_err(bad)?;
     tree.set_acl("./SCOMO", "Get=*&Add=*&Replace=*&Delete=*&Exec=*")
         .map_err(bad)?;
-    Ok(tree)
+    Ok(())
 }

@@ -165,11 +165,19 @@ pub(crate) const NAMES: &[(scomo_result, &core::ffi::CStr)] = &[
 /// The string is static and NUL-terminated.
 #[unsafe(no_mangle)]
 pub extern "C" fn scomo_result_name(result: scomo_result) -> *const core::ffi::c_char {
+    c_name(result).as_ptr()
+}
+
+fn c_name(result: scomo_result) -> &'static core::ffi::CStr {
     NAMES
         .iter()
         .find(|(code, _)| *code == result)
         .map_or(c"SCOMO_RESULT_UNKNOWN", |(_, name)| name)
-        .as_ptr()
+}
+
+/// The name of a result code, for the log.
+pub(crate) fn name(result: scomo_result) -> &'static str {
+    c_name(result).to_str().unwrap_or("SCOMO_RESULT_UNKNOWN")
 }
 
 /// A storage error kind as a result code.

@@ -8,6 +8,7 @@
 //!
 //! ```text
 //! boot        Client::boot(config, tree, &mut platform)        recover tree, jobs, nonces
+//!   or, in a static: Client::new(config, tree), then client.restore(&mut platform)
 //! Pkg #0      client.notification(bytes, &mut platform)        verify; a session is due
 //! request     client.request_session(rng, Some("pkg-id"))     device-initiated session
 //! loop        match client.poll(now, &mut platform, rng, work, tx)? {
@@ -198,17 +199,17 @@ impl<
     const PKGS: usize,
 > Client<'c, DL, DV, DP, ACL, JOBS, OUTBOX, PKGS>
 {
-    /// Starts the device after a (re)boot: `tree` is the provisioned tree (DevInfo,
-    /// DevDetail, DMAcc, SCOMO and ACLs as built by the firmware); what the state store
-    /// holds (the server-written leaves, the inventory, jobs, results, nonces) is restored
-    /// over it, and unfinished jobs are finished or failed by the next `poll`.
+    /// Starts the device after a (re)boot: [`Client::new`] then [`Client::restore`].
+    ///
+    /// This returns the client by value: on a microcontroller, where the client lives in a
+    /// `static` and the stack is small, build it in place with `new` and call `restore` on
+    /// it there instead (this function's frame holds the whole client, a few KiB).
     ///
     /// # Errors
-    /// [`ClientError::Exec`] / [`ClientError::Storage`] when a store fails,
-    /// [`ClientError::Corrupted`] when a record does not decode.
+    /// As [`Client::restore`].
     pub fn boot<C, S, I>(
         config: ClientConfig<'c>,
-        mut tree: Tree<DL, DV, DP, ACL>,
+        tree: Tree<DL, DV, DP, ACL>,
         p: &mut Platform<'_, C, S, I>,
     ) -> Result<Self, ClientError>
     where
@@ -216,17 +217,64 @@ impl<
         S: StateStore,
         I: Installer,
     {
-        let exec = Executor::recover(config.executor, &mut tree, p)?;
-        let auth = match p
+        let mut client = Self::new(config, tree);
+        client.restore(p)?;
+        Ok(client)
+    }
+
+    /// A client around `tree`, the provisioned tree (DevInfo, DevDetail, DMAcc, SCOMO and
+    /// ACLs as built by the firmware), that has read no store yet: call
+    /// [`Client::restore`] before anything else.
+    pub fn new(config: ClientConfig<'c>, tree: Tree<DL, DV, DP, ACL>) -> Self {
+        Self {
+            config,
+            tree,
+            exec: Executor::new(config.executor),
+            auth: AuthState::initial(config.scheme),
+            served: ServedSessions::new(),
+            session: None,
+            session_over: false,
+            due: None,
+        }
+    }
+
+    /// Restores the device's durable state in place after a (re)boot: what the state store
+    /// holds (the server-written leaves, the inventory, jobs, results, nonces, served
+    /// Package #0 ids) is put over the provisioned tree, and unfinished jobs are finished
+    /// or failed by the next `poll`. A running or due session is dropped.
+    ///
+    /// Records are decoded straight into the client, so the stack this needs is small and
+    /// does not grow with the capacities (see [`Executor::restore`]).
+    ///
+    /// # Errors
+    /// [`ClientError::Exec`] / [`ClientError::Storage`] when a store fails,
+    /// [`ClientError::Corrupted`] when a record does not decode. The client must not be
+    /// used after an error (restore it again, or start over from `new`).
+    ///
+    /// # Power loss
+    /// Reads the stores; writes only to delete packages nothing refers to, which a cut
+    /// leaves for the next restore.
+    pub fn restore<C, S, I>(&mut self, p: &mut Platform<'_, C, S, I>) -> Result<(), ClientError>
+    where
+        C: ComponentStore,
+        S: StateStore,
+        I: Installer,
+    {
+        self.session = None;
+        self.session_over = false;
+        self.due = None;
+        self.exec.restore(&mut self.tree, p)?;
+        let config = self.config;
+        self.auth = match p
             .state
             .read(config.auth_record, p.scratch)
             .map_err(storage)?
         {
             Some(n) => AuthState::decode(p.scratch.get(..n).ok_or(ClientError::Corrupted)?)
                 .map_err(|_| ClientError::Corrupted)?,
-            None => AuthState::new(config.scheme, &[], &[]).map_err(|_| ClientError::Corrupted)?,
+            None => AuthState::initial(config.scheme),
         };
-        let served = match p
+        self.served = match p
             .state
             .read(config.served_record, p.scratch)
             .map_err(storage)?
@@ -235,16 +283,7 @@ impl<
                 .map_err(|_| ClientError::Corrupted)?,
             None => ServedSessions::new(),
         };
-        Ok(Self {
-            config,
-            tree,
-            exec,
-            auth,
-            served,
-            session: None,
-            session_over: false,
-            due: None,
-        })
+        Ok(())
     }
 
     /// The management tree.

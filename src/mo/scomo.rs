@@ -761,6 +761,28 @@ impl<const DL: usize, const DV: usize, const DP: usize> Scomo<DL, DV, DP> {
     /// Reads what [`Scomo::encode`] wrote. Unknown values, duplicate names, too many
     /// entries or malformed bytes are errors; nothing panics.
     pub fn decode(d: &mut Decoder<'_>) -> Result<Self, decode::Error> {
+        let mut s = Self::new(MoVersion::V1_0);
+        s.decode_into(d)?;
+        Ok(s)
+    }
+
+    /// Reads what [`Scomo::encode`] wrote into this object, in place (the object is a few
+    /// KiB: decoding into a new value would cost that much stack again). On error the
+    /// object holds no entries and keeps its version.
+    pub fn decode_into(&mut self, d: &mut Decoder<'_>) -> Result<(), decode::Error> {
+        self.downloads.clear();
+        self.delivered.clear();
+        self.deployed.clear();
+        let result = self.decode_entries(d);
+        if result.is_err() {
+            self.downloads.clear();
+            self.delivered.clear();
+            self.deployed.clear();
+        }
+        result
+    }
+
+    fn decode_entries(&mut self, d: &mut Decoder<'_>) -> Result<(), decode::Error> {
         if d.array()? != Some(4) {
             return Err(decode::Error::message("SCOMO record is not a 4-array"));
         }
@@ -769,11 +791,11 @@ impl<const DL: usize, const DV: usize, const DP: usize> Scomo<DL, DV, DP> {
             1 => MoVersion::V1_1,
             _ => return Err(decode::Error::message("unknown SCOMO version")),
         };
-        let mut s = Self::new(version);
-        decode_list(d, &mut s.downloads, decode_download)?;
-        decode_list(d, &mut s.delivered, decode_delivered)?;
-        decode_list(d, &mut s.deployed, decode_deployed)?;
-        Ok(s)
+        decode_list(d, &mut self.downloads, decode_download)?;
+        decode_list(d, &mut self.delivered, decode_delivered)?;
+        decode_list(d, &mut self.deployed, decode_deployed)?;
+        self.version = version;
+        Ok(())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::ops::dd::InstallStatus;
 use crate::ops::inventory::{self, Installed, ScratchSink, UriBuf, entry_uri, write_entry};
 use crate::ops::job::{Job, JobId, JobInfo, Phase};
 use crate::ops::outbox::Report;
-use crate::ops::record::{ACK_VERSION, Acks, Package, STATE_VERSION, StateIn, StateOut};
+use crate::ops::record::{ACK_VERSION, Acks, Package, STATE_VERSION, StateOut, decode_state};
 use crate::ops::transfer::{
     self, Event, FetchFailure, FetchHead, Flow, MAX_ATTEMPTS, RETRY_BASE_MS, Transfer,
 };
@@ -233,7 +233,9 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> core::fmt::Debug
 }
 
 impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, OUTBOX, PKGS> {
-    fn empty(config: Config) -> Self {
+    /// An executor with no jobs, results or packages, that has read no store yet: give it
+    /// to [`Executor::restore`] (or use [`Executor::recover`], which does both).
+    pub fn new(config: Config) -> Self {
         Self {
             config,
             next_id: 1,
@@ -253,21 +255,15 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         }
     }
 
-    /// Starts the executor after a (re)boot: reads its records, puts the tree's durable
-    /// state (SCOMO inventory, DM account, ACLs) into `tree`, keeps every job where its
-    /// journal left it (the next `poll` finishes it: an installer call whose end was not
-    /// journaled is made again), drops reports the server acknowledged, and deletes
-    /// packages nothing refers to. With no record (first boot) the tree is left as given.
+    /// Starts the executor after a (re)boot: [`Executor::new`] then [`Executor::restore`].
     ///
     /// # Power loss
     ///
-    /// Recovery only deletes unreferenced packages: a cut during it is recovered the same
-    /// way on the next boot.
+    /// As [`Executor::restore`].
     ///
     /// # Errors
     ///
-    /// [`ExecError::Storage`] when a store fails, [`ExecError::Corrupted`] when the state
-    /// record does not decode (the tree is then unchanged), [`ExecError::ScratchTooSmall`].
+    /// As [`Executor::restore`].
     pub fn recover<C, S, I, const DL: usize, const DV: usize, const DP: usize, const ACL: usize>(
         config: Config,
         tree: &mut Tree<DL, DV, DP, ACL>,
@@ -278,7 +274,90 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         S: StateStore,
         I: Installer,
     {
-        let mut ex = Self::empty(config);
+        let mut ex = Self::new(config);
+        ex.restore(tree, p)?;
+        Ok(ex)
+    }
+
+    /// Restores the executor in place after a (re)boot: reads its records, puts the tree's
+    /// durable state (SCOMO inventory, DM account, ACLs) into `tree`, keeps every job where
+    /// its journal left it (the next `poll` finishes it: an installer call whose end was not
+    /// journaled is made again), drops reports the server acknowledged, and deletes
+    /// packages nothing refers to. With no record (first boot) the tree is left as given.
+    ///
+    /// Whatever the executor held before is dropped. The records are decoded straight into
+    /// the executor's own memory, so this needs little stack beyond the platform's scratch
+    /// buffer (the point of restoring in place on a microcontroller).
+    ///
+    /// # Power loss
+    ///
+    /// Recovery only deletes unreferenced packages: a cut during it is recovered the same
+    /// way on the next boot.
+    ///
+    /// # Errors
+    ///
+    /// [`ExecError::Storage`] when a store fails, [`ExecError::Corrupted`] when the state
+    /// record does not decode (the tree's DM account and ACLs are then unchanged and its
+    /// SCOMO object holds no entries: see [`Tree::decode_state`]),
+    /// [`ExecError::ScratchTooSmall`]. After an error the executor holds nothing and must be
+    /// restored again before use.
+    #[inline(never)]
+    pub fn restore<C, S, I, const DL: usize, const DV: usize, const DP: usize, const ACL: usize>(
+        &mut self,
+        tree: &mut Tree<DL, DV, DP, ACL>,
+        p: &mut Platform<'_, C, S, I>,
+    ) -> Result<(), ExecError>
+    where
+        C: ComponentStore,
+        S: StateStore,
+        I: Installer,
+    {
+        self.clear();
+        let result = self.restore_records(tree, p);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    /// Forgets everything but the configuration (field by field: no executor-sized value
+    /// is built on the stack).
+    fn clear(&mut self) {
+        self.next_id = 1;
+        self.jobs.clear();
+        self.outbox.clear();
+        self.packages.clear();
+        self.durable_outbox.clear();
+        self.durable_keys = 0;
+        self.saved = None;
+        self.dirty = false;
+        self.gc = false;
+        self.transfer = None;
+        self.object = None;
+        self.wait_until = 0;
+        self.next_report_at = 0;
+        self.report_backoff = self.config.report_retry_ms;
+    }
+
+    fn restore_records<
+        C,
+        S,
+        I,
+        const DL: usize,
+        const DV: usize,
+        const DP: usize,
+        const ACL: usize,
+    >(
+        &mut self,
+        tree: &mut Tree<DL, DV, DP, ACL>,
+        p: &mut Platform<'_, C, S, I>,
+    ) -> Result<(), ExecError>
+    where
+        C: ComponentStore,
+        S: StateStore,
+        I: Installer,
+    {
+        let config = self.config;
         let len = p
             .state
             .read(config.state(), p.scratch)
@@ -288,49 +367,48 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             })?;
         if let Some(len) = len {
             let bytes = p.scratch.get(..len).ok_or(ExecError::ScratchTooSmall)?;
-            let image: StateIn<'_, JOBS, OUTBOX, PKGS> =
-                frame::decode(STATE_VERSION, bytes).map_err(|_| ExecError::Corrupted)?;
-            tree.decode_state(&mut Decoder::new(image.tree))
+            let body = frame::body(STATE_VERSION, bytes).map_err(|_| ExecError::Corrupted)?;
+            let head = decode_state(body, &mut self.jobs, &mut self.outbox, &mut self.packages)
                 .map_err(|_| ExecError::Corrupted)?;
-            ex.next_id = image.next_id;
-            ex.jobs = image.jobs;
-            ex.outbox = image.outbox;
-            ex.packages = image.packages;
-            ex.saved = Some((frame_crc(bytes), len));
+            tree.decode_state(&mut Decoder::new(head.tree))
+                .map_err(|_| ExecError::Corrupted)?;
+            self.next_id = head.next_id;
+            self.saved = Some((frame_crc(bytes), len));
         }
-        ex.durable_outbox = ex.outbox.iter().map(|r| r.id).collect();
-        ex.durable_keys = ex.referenced_keys();
+        self.durable_outbox = self.outbox.iter().map(|r| r.id).collect();
+        self.durable_keys = self.referenced_keys();
         // Acknowledged reports.
         if let Some(len) = p.state.read(config.acks(), p.scratch).map_err(storage)? {
             let bytes = p.scratch.get(..len).unwrap_or(&[]);
             if let Ok(Acks(ids)) = frame::decode::<Acks<OUTBOX>>(ACK_VERSION, bytes) {
-                ex.outbox.retain(|r| !ids.contains(&r.id));
+                self.outbox.retain(|r| !ids.contains(&r.id));
             }
         }
-        for job in ex.jobs.iter_mut() {
+        for job in self.jobs.iter_mut() {
             job.restarted = job.phase == Phase::Restart;
         }
         // The download at the head of the queue.
-        if let Some(job) = ex.jobs.first()
+        if let Some(job) = self.jobs.first()
             && matches!(job.phase, Phase::Fetching | Phase::Notify { .. })
             && let Some(key) = job.key
         {
-            ex.transfer = Transfer::load(&mut p.state, config.transfer(), job.id, key)
+            self.transfer = Transfer::load(&mut p.state, config.transfer(), job.id, key)
                 .map_err(ExecError::Storage)?;
         }
         // Packages the map refers to must be whole.
-        let mut kept = heapless::Vec::<Package, PKGS>::new();
-        for m in ex.packages.iter() {
+        let mut i = 0;
+        while let Some(m) = self.packages.get(i) {
             let info = p.components.inspect(m.key).map_err(storage)?;
-            if info.is_some_and(|i| i.state == PackageState::Complete && i.len == m.len) {
-                let _ = kept.push(m.clone());
+            if info.is_some_and(|info| info.state == PackageState::Complete && info.len == m.len) {
+                i += 1;
+            } else {
+                self.packages.remove(i);
             }
         }
-        ex.packages = kept;
-        ex.reconcile(tree);
-        ex.gc = true;
-        ex.collect(p)?;
-        Ok(ex)
+        self.reconcile(tree);
+        self.gc = true;
+        self.collect(p)?;
+        Ok(())
     }
 
     /// Makes the tree and the staged changes durable (the jobs of Execs answered 202 in this

@@ -97,50 +97,72 @@ impl<const DL: usize, const DV: usize, const DP: usize, const ACL: usize> Encode
     }
 }
 
-/// The state record, decoded; the tree part stays raw CBOR for
-/// [`Tree::decode_state`].
-pub(crate) struct StateIn<'b, const J: usize, const O: usize, const P: usize> {
+/// The parts of the state record that [`decode_state`] does not put in place: the tree
+/// part, still raw CBOR for [`Tree::decode_state`], and the job counter.
+pub(crate) struct StateHead<'b> {
     pub tree: &'b [u8],
     pub next_id: u32,
-    pub jobs: heapless::Vec<Job, J>,
-    pub outbox: heapless::Vec<Report, O>,
-    pub packages: heapless::Vec<Package, P>,
+}
+
+/// Appends `N`-capacity list entries to `into` (which the caller cleared).
+fn list_into<T, const N: usize>(
+    d: &mut Decoder<'_>,
+    into: &mut heapless::Vec<T, N>,
+    one: fn(&mut Decoder<'_>) -> Result<T, decode::Error>,
+) -> Result<(), decode::Error> {
+    let n = d
+        .array()?
+        .ok_or(decode::Error::message("indefinite array"))?;
+    for _ in 0..n {
+        into.push(one(d)?)
+            .map_err(|_| decode::Error::message("more entries than capacity"))?;
+    }
+    Ok(())
 }
 
 fn list<T, const N: usize>(
     d: &mut Decoder<'_>,
     one: fn(&mut Decoder<'_>) -> Result<T, decode::Error>,
 ) -> Result<heapless::Vec<T, N>, decode::Error> {
-    let n = d
-        .array()?
-        .ok_or(decode::Error::message("indefinite array"))?;
     let mut v = heapless::Vec::new();
-    for _ in 0..n {
-        v.push(one(d)?)
-            .map_err(|_| decode::Error::message("more entries than capacity"))?;
-    }
+    list_into(d, &mut v, one)?;
     Ok(v)
 }
 
-impl<'b, const J: usize, const O: usize, const P: usize> Decode<'b, ()> for StateIn<'b, J, O, P> {
-    fn decode(d: &mut Decoder<'b>, _: &mut ()) -> Result<Self, decode::Error> {
-        if d.array()? != Some(5) {
-            return Err(decode::Error::message("state is not a 5-array"));
-        }
-        let start = d.position();
-        d.skip()?;
-        let tree = d
-            .input()
-            .get(start..d.position())
-            .ok_or(decode::Error::message("tree span"))?;
-        Ok(Self {
-            tree,
-            next_id: d.u32()?,
-            jobs: list(d, Job::decode)?,
-            outbox: list(d, Report::decode)?,
-            packages: list(d, Package::decode)?,
-        })
+/// Decodes the state record's `body` (see [`crate::persist::frame::body`]) with the jobs,
+/// the outbox and the package map written straight into the executor's own vectors (they
+/// are a few KiB: decoding them into a value and moving it would cost that much stack
+/// again, which a microcontroller booting the client does not have).
+///
+/// The vectors are cleared first; on error they hold a prefix of the record and the caller
+/// must not use them.
+pub(crate) fn decode_state<'b, const J: usize, const O: usize, const P: usize>(
+    body: &'b [u8],
+    jobs: &mut heapless::Vec<Job, J>,
+    outbox: &mut heapless::Vec<Report, O>,
+    packages: &mut heapless::Vec<Package, P>,
+) -> Result<StateHead<'b>, decode::Error> {
+    jobs.clear();
+    outbox.clear();
+    packages.clear();
+    let d = &mut Decoder::new(body);
+    if d.array()? != Some(5) {
+        return Err(decode::Error::message("state is not a 5-array"));
     }
+    let start = d.position();
+    d.skip()?;
+    let tree = d
+        .input()
+        .get(start..d.position())
+        .ok_or(decode::Error::message("tree span"))?;
+    let next_id = d.u32()?;
+    list_into(d, jobs, Job::decode)?;
+    list_into(d, outbox, Report::decode)?;
+    list_into(d, packages, Package::decode)?;
+    if d.position() != body.len() {
+        return Err(decode::Error::message("trailing bytes after the state"));
+    }
+    Ok(StateHead { tree, next_id })
 }
 
 /// The acknowledgement record: report ids.

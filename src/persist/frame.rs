@@ -113,12 +113,19 @@ pub fn version(frame: &[u8]) -> Result<u8, FrameError> {
     open(frame).map(|(version, _)| version)
 }
 
-/// Decodes a frame that must carry schema `version`.
-pub fn decode<'b, T: Decode<'b, ()>>(version: u8, frame: &'b [u8]) -> Result<T, FrameError> {
+/// The CBOR body of an intact frame that must carry schema `version`, for a caller that
+/// decodes it in place (into memory it already holds) rather than into a new value.
+pub fn body(version: u8, frame: &[u8]) -> Result<&[u8], FrameError> {
     let (found, body) = open(frame)?;
     if found != version {
         return Err(FrameError::Version { found });
     }
+    Ok(body)
+}
+
+/// Decodes a frame that must carry schema `version`.
+pub fn decode<'b, T: Decode<'b, ()>>(version: u8, frame: &'b [u8]) -> Result<T, FrameError> {
+    let body = body(version, frame)?;
     let mut decoder = Decoder::new(body);
     let value = T::decode(&mut decoder, &mut ()).map_err(|_| FrameError::Body)?;
     if decoder.position() != body.len() {

@@ -651,16 +651,25 @@ impl<const DL: usize, const DV: usize, const DP: usize, const ACL: usize> Tree<D
         self.acls.encode(e)
     }
 
-    /// Reads what [`Tree::encode_state`] wrote and puts it in place. All or nothing: on
-    /// an error (corrupt bytes, more entries than this tree holds) the tree is unchanged.
+    /// Reads what [`Tree::encode_state`] wrote and puts it in place. The SCOMO object is
+    /// decoded straight into the tree (it is most of the tree's size: a decoded copy would
+    /// cost that much stack again, which a microcontroller booting does not have).
+    ///
+    /// On an error (corrupt bytes, more entries than this tree holds) the DM account and
+    /// the ACLs are unchanged and the SCOMO object holds no entries (its version kept),
+    /// so a corrupt record never leaves part of an inventory behind.
     pub fn decode_state(&mut self, d: &mut Decoder<'_>) -> Result<(), decode::Error> {
         if d.array()? != Some(3) {
             return Err(decode::Error::message("tree state is not a 3-array"));
         }
-        let scomo = Scomo::decode(d)?;
+        let input = d.input();
+        let scomo_at = d.position();
+        d.skip()?;
         let dmacc = DmAcc::decode(d)?;
         let acls = AclStore::decode(d)?;
-        self.scomo = scomo;
+        let mut scomo = Decoder::new(input);
+        scomo.set_position(scomo_at);
+        self.scomo.decode_into(&mut scomo)?;
         self.dmacc = dmacc;
         self.acls = acls;
         Ok(())

@@ -316,19 +316,29 @@ fn client_config(config: &Config, max_obj_size: u32) -> ClientConfig<'static> {
     c
 }
 
-/// Boots the client into `slot` (its own stack frame holds the tree and the client while
-/// they are built, and is gone once the client is in place).
-#[inline(never)]
+/// Builds the client in `slot` and restores its state there: `Client::restore` works in
+/// place, so the stack never holds a second client.
 fn start(
+    slot: &'static mut MaybeUninit<Device>,
+    config: &Config,
+    p: &mut Platform<'static, NorComponentStore<Flash>, NorStateStore<Flash>, Installer>,
+) -> Result<&'static mut Device, &'static str> {
+    let client = place(slot, config, p)?;
+    client.restore(p).map_err(|_| "the state does not recover")?;
+    Ok(client)
+}
+
+/// Writes the provisioned client into `slot` (its own stack frame holds the tree while it
+/// is built, and is gone before the state is restored).
+#[inline(never)]
+fn place(
     slot: &'static mut MaybeUninit<Device>,
     config: &Config,
     p: &mut Platform<'static, NorComponentStore<Flash>, NorStateStore<Flash>, Installer>,
 ) -> Result<&'static mut Device, &'static str> {
     let max_obj_size = u32::try_from(p.components.slot_capacity()).unwrap_or(u32::MAX);
     let tree = provisioned_tree(config).map_err(|_| "the tree cannot be provisioned")?;
-    let client = Device::boot(client_config(config, max_obj_size), tree, p)
-        .map_err(|_| "the state does not recover")?;
-    Ok(slot.write(client))
+    Ok(slot.write(Device::new(client_config(config, max_obj_size), tree)))
 }
 
 /// The installed components as `id@version+` (active) or `id@version-` (inactive).

@@ -118,6 +118,23 @@ impl AuthState {
         })
     }
 
+    /// A state for an account provisioned with `scheme` and no nonces yet (the first
+    /// challenge brings them).
+    pub fn initial(scheme: AuthScheme) -> Self {
+        Self {
+            preferred: scheme,
+            client_nonce: Nonce::new(),
+            server_nonce: Nonce::new(),
+            active: scheme,
+            session_client_nonce: None,
+            client_auth: ClientAuth::Pending,
+            sent_credentials: false,
+            server_authenticated: false,
+            challenges: 0,
+            dirty: false,
+        }
+    }
+
     /// Forgets what the previous session established; the scheme goes back to the
     /// preferred one. Call it when a session starts.
     pub fn begin_session(&mut self) {
