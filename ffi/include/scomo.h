@@ -9,42 +9,96 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if !defined(SCOMO_SMALL)
 /**
  * Bytes of the buffer the agent writes its DM messages into (the largest message it
  * sends; longer replies are split over several messages).
  */
 #define SCOMO_SEND_CAP 4096
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Bytes of the buffer the agent writes its DM messages into (`small` build).
+ */
+#define SCOMO_SEND_CAP 2048
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Bytes of the session engine's working memory (undo log of an Atomic, Get values).
  */
 #define SCOMO_WORK_CAP 2048
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Bytes of the session engine's working memory (`small` build).
+ */
+#define SCOMO_WORK_CAP 1024
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Bytes of the executor's scratch buffer: it holds the state record (tree, jobs, results)
  * while it is encoded or decoded, so the state store's `max_record_len` need not exceed it.
  */
 #define SCOMO_SCRATCH_CAP 8192
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Bytes of the executor's scratch buffer (`small` build).
+ */
+#define SCOMO_SCRATCH_CAP 1536
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Longest server URI, in bytes.
  */
 #define SCOMO_URI_CAP 256
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Longest server URI, in bytes (`small` build).
+ */
+#define SCOMO_URI_CAP 128
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Longest device id, server id, user name, manufacturer or model, in bytes.
  */
 #define SCOMO_NAME_CAP 128
+#endif
+
+#if defined(SCOMO_SMALL)
+/**
+ * Longest device id, server id, user name, manufacturer or model (`small` build).
+ */
+#define SCOMO_NAME_CAP 64
+#endif
 
 /**
  * Longest password, in bytes.
  */
 #define SCOMO_SECRET_CAP 64
 
+#if !defined(SCOMO_SMALL)
 /**
  * Longest `PkgID` in a component request (`scomo_agent_request_session`), in bytes.
  */
 #define SCOMO_REQUEST_CAP 128
+#endif
+
+#if defined(SCOMO_SMALL)
+/**
+ * Longest `PkgID` in a component request (`small` build).
+ */
+#define SCOMO_REQUEST_CAP 64
+#endif
 
 /**
  * Longest string the agent hands to a callback (a component id, a package id), in bytes
@@ -52,40 +106,103 @@
  */
 #define SCOMO_TEXT_CAP 255
 
+#if !defined(SCOMO_SMALL)
 /**
  * Software download entries (`./SCOMO/Download/<X>`) the tree holds.
  */
 #define SCOMO_DOWNLOADS 2
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Software download entries the tree holds (`small` build).
+ */
+#define SCOMO_DOWNLOADS 1
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Delivered packages (`./SCOMO/Inventory/Delivered/<X>`) the tree holds.
  */
 #define SCOMO_DELIVERED 4
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Delivered packages the tree holds (`small` build).
+ */
+#define SCOMO_DELIVERED 2
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Deployed components (`./SCOMO/Inventory/Deployed/<X>`) the tree holds.
  */
 #define SCOMO_DEPLOYED 8
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Deployed components the tree holds (`small` build).
+ */
+#define SCOMO_DEPLOYED 4
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Bytes of ACL text the tree holds.
  */
 #define SCOMO_ACL_BYTES 384
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Bytes of ACL text the tree holds (`small` build).
+ */
+#define SCOMO_ACL_BYTES 256
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Operations queued at once (a further Exec is answered 420).
  */
 #define SCOMO_JOBS 4
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Operations queued at once (`small` build).
+ */
+#define SCOMO_JOBS 2
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Results waiting for the server's acknowledgement.
  */
 #define SCOMO_OUTBOX 4
+#endif
 
+#if defined(SCOMO_SMALL)
+/**
+ * Results waiting for the server's acknowledgement (`small` build).
+ */
+#define SCOMO_OUTBOX 2
+#endif
+
+#if !defined(SCOMO_SMALL)
 /**
  * Packages held in the component store at once.
  */
 #define SCOMO_PACKAGES 4
+#endif
+
+#if defined(SCOMO_SMALL)
+/**
+ * Packages held in the component store at once (`small` build).
+ */
+#define SCOMO_PACKAGES 2
+#endif
 
 /**
  * The smallest receive buffer the agent accepts.
@@ -97,10 +214,19 @@
  */
 #define SCOMO_LOG_LINE_CAP 159
 
+#if !defined(SCOMO_SMALL)
 /**
  * Size in 8-byte words of [`scomo_agent_storage`].
  */
 #define SCOMO_AGENT_STORAGE_WORDS 4096
+#endif
+
+#if defined(SCOMO_SMALL)
+/**
+ * Size in 8-byte words of [`scomo_agent_storage`] (`small` build).
+ */
+#define SCOMO_AGENT_STORAGE_WORDS 2048
+#endif
 
 /**
  * Bytes to reserve for one agent: enough on every supported target (checked at compile

@@ -35,7 +35,11 @@ use crate::result::{
 use crate::text::CText;
 
 /// Size in 8-byte words of [`scomo_agent_storage`].
+#[cfg(not(feature = "small"))]
 pub const SCOMO_AGENT_STORAGE_WORDS: usize = 4096;
+/// Size in 8-byte words of [`scomo_agent_storage`] (`small` build).
+#[cfg(feature = "small")]
+pub const SCOMO_AGENT_STORAGE_WORDS: usize = 2048;
 /// Bytes to reserve for one agent: enough on every supported target (checked at compile
 /// time on each); `scomo_agent_storage_size()` says what this build needs exactly.
 pub const SCOMO_AGENT_STORAGE_SIZE: usize = SCOMO_AGENT_STORAGE_WORDS * 8;

@@ -9,7 +9,8 @@
  * and a write to RAM between two calls is atomic as far as a reset between calls goes).
  *
  * Exit codes: 0 every round ran without a local error, 1 a round failed on the device,
- * 3 no configuration from the host or the agent would not start, 4 a fault. */
+ * 3 no configuration from the host or the agent would not start, 4 a fault, 5 the stack
+ * overflowed while the agent started. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +22,25 @@
 
 /* ---- What survives a reset (the stores and the boot count) ---- */
 
-#define SLOTS 2
+/* What each board holds. lm3s6965evb has 64 KiB of RAM in all: the library is built with its
+ * `small` capacities (SCOMO_SMALL), the stores hold the flows' small packages (3-4 KiB), and
+ * the state store's records are as large as the library's scratch buffer. */
+#if defined(BOARD_LM3S6965EVB)
+#define BOARD_NAME "lm3s6965evb"
+#define SLOT_CAP (5u * 1024u)
+#define RECORDS 6
+#define MSG_CAP 2048u
+#define HEAP_RESERVE (2u * 1024u) /* newlib-nano's stdout buffer */
+#elif defined(BOARD_MPS2_AN386)
+#define BOARD_NAME "mps2-an386"
 #define SLOT_CAP (200u * 1024u)
 #define RECORDS 8
+#define MSG_CAP 4096u
+#define HEAP_RESERVE (64u * 1024u)
+#else
+#error "define BOARD_LM3S6965EVB or BOARD_MPS2_AN386 (the Makefile's BOARD does)"
+#endif
+#define SLOTS 2
 #define COMPONENTS 4
 #define WARM 0x05C0B007u
 
@@ -348,9 +365,11 @@ extern char end[];
 #define PAINT 0xC0DE5A5Au
 
 static uint32_t *stack_bottom(void) {
-    /* Above the heap's start; the heap (newlib) is small here: leave it 64 KiB. */
-    return (uint32_t *)((uintptr_t)(end + 64 * 1024 + 7) & ~(uintptr_t)7);
+    /* Above the heap's start; the heap (newlib's stdio buffers) is small: leave it room. */
+    return (uint32_t *)((uintptr_t)(end + HEAP_RESERVE + 7) & ~(uintptr_t)7);
 }
+/* Bytes the stack may take before it reaches the heap's room. */
+static size_t stack_room(void) { return (size_t)((char *)_estack - (char *)stack_bottom()); }
 static void stack_paint(void) {
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
@@ -365,7 +384,7 @@ static size_t stack_high_water(void) {
 /* ---- The device ---- */
 
 static scomo_agent_storage storage; /* the agent's memory, reserved by the firmware */
-static uint8_t rx[4096];            /* the server's messages: the MaxMsgSize advertised */
+static uint8_t rx[MSG_CAP];         /* the server's messages: the MaxMsgSize advertised */
 
 struct round_stats {
     unsigned sessions, fetches;
@@ -475,8 +494,10 @@ int main(void) {
     }
     unsigned boot = ++keep.boots;
     rng_state ^= boot;
-    printf("seed-flows (C) on mps2-an386, boot %u: RAM stores %s; agent storage %u B\n", boot,
-           warm ? "kept across the reset" : "blank", (unsigned)sizeof storage);
+    printf("seed-flows (C) on " BOARD_NAME ", boot %u: RAM stores %s; agent storage %u B "
+           "(%u B used), stores %u B, stack room %u B\n",
+           boot, warm ? "kept across the reset" : "blank", (unsigned)sizeof storage,
+           (unsigned)scomo_agent_storage_size(), (unsigned)sizeof keep, (unsigned)stack_room());
 
     if (control("scomo-bridge:config", config_text, sizeof config_text) != 200 ||
         !parse_config()) {
@@ -496,7 +517,7 @@ int main(void) {
     };
     scomo_config config = {
         .server_uri = cfg.server, .server_id = cfg.server_id, .device_id = cfg.device,
-        .model = "mps2-an386 (C)", .encoding = cfg.encoding, .client_auth = cfg.auth,
+        .model = BOARD_NAME " (C)", .encoding = cfg.encoding, .client_auth = cfg.auth,
         .client_user = cfg.user, .client_password = cfg.password,
         .server_auth = cfg.auth == SCOMO_AUTH_HMAC ? SCOMO_AUTH_HMAC : SCOMO_AUTH_MD5,
         .server_password = cfg.server_password, .max_msg_size = sizeof rx,
@@ -511,6 +532,10 @@ int main(void) {
     }
     size_t boot_stack = stack_high_water();
     printf("agent started; %u B of stack used to start it\n", (unsigned)boot_stack);
+    if (boot_stack + 64 >= stack_room()) {
+        printf("the stack overflowed while starting the agent\n");
+        return 5;
+    }
     stack_paint(); /* from here on the high-water mark is the flows' */
 
     uint64_t clock = 0;

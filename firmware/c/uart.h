@@ -1,4 +1,4 @@
-/* uart.h: UART0 of the MPS2 boards (ARM CMSDK APB UART), polled. */
+/* uart.h: UART0, polled: uart_cmsdk.c (the MPS2 boards) or uart_pl011.c (lm3s6965evb). */
 #ifndef UART_H
 #define UART_H
 

@@ -83,15 +83,35 @@ pub fn check_header() -> Result {
     Ok(())
 }
 
-/// Runs the C API's tests (its C programs under the sanitizers) with the crate's own
-/// features. Not under `--all-features`: the core's `defmt` feature names symbols with JSON
-/// text, which the linker cannot take in the export list of the crate's `cdylib`.
+/// Runs the C API's tests (its C programs under the sanitizers) with the default
+/// capacities, then its error-path and minimal programs with the `small` ones (the C
+/// compiled with `SCOMO_SMALL`; the host flows hold more packages than a `small` tree, whose
+/// flows run on lm3s6965evb instead). Not under `--all-features`: the core's `defmt`
+/// feature names symbols with JSON text, which the linker cannot take in the export list of
+/// the crate's `cdylib`.
 pub fn test() -> Result {
-    run("cargo", &["test", "-p", "scomo-ffi"], &[])
+    run("cargo", &["test", "-p", "scomo-ffi"], &[])?;
+    run(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "scomo-ffi",
+            "--features",
+            "small",
+            "--test",
+            "c_api",
+            "--test",
+            "c_minimal",
+        ],
+        &[],
+    )
 }
 
 /// Lints the crate as built for a microcontroller (its `target_os = "none"` code), then
-/// builds the static library for every `no_std` target.
+/// builds the static library for every `no_std` target, with the default capacities and
+/// with the `small` ones (each build checks that the agent fits the storage the header
+/// declares).
 pub fn build_targets() -> Result {
     run(
         "cargo",
@@ -108,9 +128,8 @@ pub fn build_targets() -> Result {
         &[],
     )?;
     for target in NO_STD_TARGETS {
-        run(
-            "cargo",
-            &[
+        for features in [&[][..], &["--features", "small"][..]] {
+            let mut args = vec![
                 "rustc",
                 "-p",
                 "scomo-ffi",
@@ -118,9 +137,10 @@ pub fn build_targets() -> Result {
                 target,
                 "--crate-type",
                 "staticlib",
-            ],
-            &[],
-        )?;
+            ];
+            args.extend_from_slice(features);
+            run("cargo", &args, &[])?;
+        }
     }
     Ok(())
 }

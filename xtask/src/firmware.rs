@@ -52,12 +52,35 @@ const STEP_DEADLINE: Duration = Duration::from_secs(20 * 60);
 const FLOWS_PACKAGE: &str = "scomo-seed-flows";
 const FLOWS_IMAGE: &str = "seed-flows";
 
-/// The C seed-flow image: C firmware (`firmware/c/`, built by its Makefile) linking the
-/// `scomo-ffi` static library through `ffi/include/scomo.h`. It runs on the machine with the
-/// RAM for the C API's agent storage (32 KiB) and its start-up stack (about 60 KiB).
-const C_MACHINE: &str = "mps2-an386";
-const C_TARGET: &str = "thumbv7em-none-eabihf";
-const C_DEADLINE_S: &str = "120";
+/// A board the C seed-flow image runs on: C firmware (`firmware/c/`, built by its Makefile
+/// with `BOARD=machine`) linking the `scomo-ffi` static library, built for `target` with
+/// cargo profile `profile` and `features`, through `ffi/include/scomo.h`.
+struct CBoard {
+    machine: &'static str,
+    target: &'static str,
+    profile: &'static str,
+    features: &'static str,
+    deadline_s: &'static str,
+}
+
+/// lm3s6965evb (64 KiB of RAM, 256 KiB of flash): the library's `small` capacities, built
+/// for size. mps2-an386: the default capacities at opt-level 3.
+const C_BOARDS: &[CBoard] = &[
+    CBoard {
+        machine: "lm3s6965evb",
+        target: "thumbv7m-none-eabi",
+        profile: "min-size",
+        features: "small",
+        deadline_s: "60",
+    },
+    CBoard {
+        machine: "mps2-an386",
+        target: "thumbv7em-none-eabihf",
+        profile: "release",
+        features: "",
+        deadline_s: "120",
+    },
+];
 
 /// The image the size report measures, and the file that says what it links.
 const SIZE_IMAGE: &str = "size-probe";
@@ -201,7 +224,10 @@ pub fn test() -> Result {
             .join(FLOWS_IMAGE);
         sizes.push((board.machine, sections(&elf)?));
     }
-    let c_image = c_flows()?;
+    let mut c_images = Vec::new();
+    for board in C_BOARDS {
+        c_images.push((board, c_flows(board)?));
+    }
     println!("\nseed-flows image (profile release: opt-level \"s\", LTO, semihosting console):");
     for (machine, s) in &sizes {
         println!(
@@ -210,39 +236,56 @@ pub fn test() -> Result {
             s.ram()
         );
     }
-    println!(
-        "C seed-flow image (gcc -Os, newlib-nano; scomo-ffi release, opt-level 3):\n  \
-         {C_MACHINE:<12} flash {:>7} B, static RAM {:>7} B (agent storage and RAM stores included)",
-        c_image.flash(),
-        c_image.ram()
-    );
+    println!("C seed-flow image (gcc -Os, newlib-nano, agent storage and RAM stores included):");
+    for (board, s) in &c_images {
+        println!(
+            "  {:<12} flash {:>7} B, static RAM {:>7} B (scomo-ffi profile {}{})",
+            board.machine,
+            s.flash(),
+            s.ram(),
+            board.profile,
+            if board.features.is_empty() {
+                String::new()
+            } else {
+                format!(", features {}", board.features)
+            }
+        );
+    }
     Ok(())
 }
 
-/// Builds the C seed-flow image and runs the seed flows with it (killed at its deadline).
-fn c_flows() -> Result<Sections> {
-    eprintln!("\n--- seed flows on {C_MACHINE} ({C_TARGET}) in C, through the C API");
-    crate::run(
-        "cargo",
-        &[
-            "rustc",
-            "--quiet",
-            "--release",
-            "-p",
-            "scomo-ffi",
-            "--target",
-            C_TARGET,
-            "--crate-type",
-            "staticlib",
-        ],
-        &[],
-    )?;
+/// Builds the C seed-flow image for `board` and runs the seed flows with it (killed at its
+/// deadline).
+fn c_flows(board: &CBoard) -> Result<Sections> {
+    eprintln!(
+        "\n--- seed flows on {} ({}) in C, through the C API",
+        board.machine, board.target
+    );
+    let mut args = vec![
+        "rustc",
+        "--quiet",
+        "--profile",
+        board.profile,
+        "-p",
+        "scomo-ffi",
+        "--target",
+        board.target,
+        "--crate-type",
+        "staticlib",
+    ];
+    if !board.features.is_empty() {
+        args.extend(["--features", board.features]);
+    }
+    crate::run("cargo", &args, &[])?;
     let lib = root()
         .join("target")
-        .join(C_TARGET)
-        .join("release")
+        .join(board.target)
+        .join(board.profile)
         .join("libscomo_ffi.a");
-    let elf = dir().join("target").join("c").join("seed-flows-c.elf");
+    let elf = dir()
+        .join("target")
+        .join("c")
+        .join(format!("seed-flows-c-{}.elf", board.machine));
     let (lib, elf) = (lib.to_string_lossy(), elf.to_string_lossy());
     let c_dir = dir().join("c");
     crate::run(
@@ -250,6 +293,7 @@ fn c_flows() -> Result<Sections> {
         &[
             "-C",
             &c_dir.to_string_lossy(),
+            &format!("BOARD={}", board.machine),
             &format!("SCOMO_LIB={lib}"),
             &format!("OUT={elf}"),
         ],
@@ -266,9 +310,9 @@ fn c_flows() -> Result<Sections> {
             "qemu-bridge",
             "--",
             "--machine",
-            C_MACHINE,
+            board.machine,
             "--timeout",
-            C_DEADLINE_S,
+            board.deadline_s,
             "--backend",
             "seed-flows",
             &elf,

@@ -46,9 +46,12 @@ pub fn compile(name: &str, sources: &[&str], libs: &[&str]) -> PathBuf {
         "-fno-sanitize-recover=all",
     ])
     .arg("-I")
-    .arg(crate_dir.join("include"))
-    .arg("-o")
-    .arg(&out);
+    .arg(crate_dir.join("include"));
+    if cfg!(feature = "small") {
+        // The header's capacities must be the ones the library was built with.
+        cmd.arg("-DSCOMO_SMALL");
+    }
+    cmd.arg("-o").arg(&out);
     for s in sources {
         cmd.arg(crate_dir.join(s));
     }

@@ -1,4 +1,5 @@
-/* uart.c: the CMSDK APB UART0 of mps2-an386, polled (register level, no vendor headers). */
+/* uart_cmsdk.c: the CMSDK APB UART0 of mps2-an386, polled (register level, no vendor
+ * headers). The same interface as uart_pl011.c. */
 #include "uart.h"
 
 #define REG(off) (*(volatile uint32_t *)(0x40004000u + (off)))
