@@ -324,7 +324,9 @@ fn start(
     p: &mut Platform<'static, NorComponentStore<Flash>, NorStateStore<Flash>, Installer>,
 ) -> Result<&'static mut Device, &'static str> {
     let client = place(slot, config, p)?;
-    client.restore(p).map_err(|_| "the state does not recover")?;
+    client
+        .restore(p)
+        .map_err(|_| "the state does not recover")?;
     Ok(client)
 }
 
