@@ -40,11 +40,14 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("setup") => setup(),
         Some("size") => setup().and_then(|()| firmware::size()),
+        Some("firmware") => setup().and_then(|()| firmware::test()),
         _ => {
-            eprintln!("usage: cargo xtask <test|setup|size>");
+            eprintln!("usage: cargo xtask <test|setup|size|firmware>");
             eprintln!("  test   install what is missing, then run every check and test");
             eprintln!("  setup  only install what is missing");
             eprintln!("  size   build the min-size firmware image and report flash and RAM");
+            eprintln!("  firmware  only the firmware's checks: on-target tests and the seed flows");
+            eprintln!("            under QEMU, in Rust and in C (part of `test`)");
             return ExitCode::from(2);
         }
     };
