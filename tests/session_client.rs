@@ -388,3 +388,19 @@ fn resp_uri_is_where_the_next_messages_go() {
     // The SyncHdr Target stays the server's URI.
     assert_eq!(sent.out.target, SERVER_URI);
 }
+
+#[test]
+fn a_resp_uri_that_leaves_https_for_http_is_ignored() {
+    // SERVER_URI is https: a RespURI in the clear would expose the rest of the session.
+    let mut dev = Dev::client(Encoding::Xml);
+    let pkg1 = dev.start().out;
+    let mut srv = Srv::new(Encoding::Xml, "1A2B");
+    srv.resp_uri = Some("http://dm.example.com/dm?s=77".into());
+    let pkg2 = srv.msg(true, |s, w| {
+        s.acks(w, &pkg1, StatusCode::AuthAccepted, StatusCode::Ok);
+        s.get(w, &["./DevInfo/Mod"]);
+    });
+    let sent = dev.step(&pkg2).sent();
+    assert_eq!(sent.url, SERVER_URI);
+    assert_eq!(sent.out.results()[0].1[0].text(), "Widget");
+}

@@ -105,6 +105,10 @@ pub struct SessionArgs {
     /// Backoff base between retries, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub retry_delay_ms: u64,
+    /// PEM certificates of the authorities to trust for https:// (the DM server, download
+    /// and notify hosts) instead of the built-in web PKI roots: for a private authority.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Options of `inventory`.

@@ -1,5 +1,6 @@
 //! The agent's network backend: a [`Transport`] over a real HTTP client (`ureq`, with
-//! rustls for `https://` and certificate checks against the web PKI roots).
+//! rustls for `https://` and certificate checks against the web PKI roots, or against the
+//! authorities of `--ca-file`).
 
 use std::io::{IsTerminal, Read};
 use std::time::Duration;
@@ -8,6 +9,7 @@ use scomo::dm::auth::HMAC_HEADER_NAME;
 use scomo::dm::session::Outgoing;
 use scomo::drivers::{DmAnswer, FetchSink, Transport};
 use scomo::ops::{FetchFailure, FetchHead, Flow};
+use ureq::tls::{PemItem, RootCerts, TlsConfig, parse_pem};
 
 /// Why a DM exchange or a notify post failed.
 #[derive(Debug)]
@@ -43,14 +45,42 @@ impl Default for Http {
 }
 
 impl Http {
-    /// A client with 30 s connect and read timeouts; a download progress bar when stderr
-    /// is a terminal.
+    /// A client with 30 s connect and read timeouts that trusts the web PKI roots for
+    /// `https://`; a download progress bar when stderr is a terminal.
     pub fn new() -> Self {
+        Self::with_tls(TlsConfig::default())
+    }
+
+    /// A client that trusts only the certificate authorities in `pem` (one or more PEM
+    /// certificates) for `https://`: for a DM server or a download host under a private
+    /// authority. Certificates are still checked (chain, name, validity).
+    ///
+    /// # Errors
+    /// When `pem` holds no certificate or one that does not parse.
+    pub fn with_roots_pem(pem: &[u8]) -> Result<Self, String> {
+        let mut roots = Vec::new();
+        for item in parse_pem(pem) {
+            match item.map_err(|e| format!("not a PEM certificate: {e}"))? {
+                PemItem::Certificate(c) => roots.push(c),
+                _ => return Err("only certificates may be given as authorities".into()),
+            }
+        }
+        if roots.is_empty() {
+            return Err("no PEM certificate found".into());
+        }
+        let tls = TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&roots))
+            .build();
+        Ok(Self::with_tls(tls))
+    }
+
+    fn with_tls(tls: TlsConfig) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_body(Some(Duration::from_secs(120)))
             .timeout_recv_response(Some(Duration::from_secs(30)))
+            .tls_config(tls)
             .build()
             .into();
         Self {

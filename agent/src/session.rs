@@ -248,6 +248,18 @@ pub fn session(args: &SessionArgs) -> Outcome {
     config.executor.retry_ms = args.retry_delay_ms.max(1);
     config.executor.report_retry_ms = args.retry_delay_ms.max(1);
 
+    let mut http = match &args.ca_file {
+        None => Http::new(),
+        Some(path) => match std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|pem| Http::with_roots_pem(&pem))
+        {
+            Ok(h) => h,
+            Err(e) => {
+                return Outcome::fail(EXIT_USAGE, format!("--ca-file {}: {e}", path.display()));
+            }
+        },
+    };
     let tree = match provisioned_tree(&dev_id, &server_id) {
         Ok(t) => t,
         Err(e) => return Outcome::fail(EXIT_USAGE, e),
@@ -284,7 +296,6 @@ pub fn session(args: &SessionArgs) -> Outcome {
         }
     }
 
-    let mut http = Http::new();
     let (mut tx, mut rx, mut work) = (vec![0u8; MSG_BUF], vec![0u8; MSG_BUF], vec![0u8; 16 * 1024]);
     let clock = Instant::now();
     let mut now = || u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -275,7 +275,8 @@ pub struct Outgoing<'o> {
     pub content_type: &'static str,
     /// The `x-syncml-hmac` header value, when the session uses HMAC.
     pub hmac: Option<&'o str>,
-    /// Where to POST it: the server's `RespURI`, else [`Config::server_uri`].
+    /// Where to POST it: the server's `RespURI`, else [`Config::server_uri`]. A `RespURI`
+    /// that would take a session begun on `https:` to another scheme is ignored.
     pub url: &'o str,
     /// Store the [`AuthState`] record before sending (it holds a nonce this message gives
     /// the server).

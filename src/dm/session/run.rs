@@ -237,6 +237,11 @@ pub(super) fn step<'o>(
             st.resp_uri.clear();
             return abort(cfg, st, lent, AbortReason::RespUriTooLong, out);
         }
+        if is_https(cfg.server_uri) && !is_https(&st.resp_uri) {
+            // A session that began over TLS never continues in the clear: the RespURI is
+            // ignored and the next message goes where the last one went.
+            st.resp_uri.clear();
+        }
     }
     if msg.body.is_final {
         st.server_closed = true;
@@ -2001,4 +2006,10 @@ mod tests {
             .map(|s| s.name);
         assert_eq!(data, Some(DATA_LEAF));
     }
+}
+
+/// Whether `uri` is an `https:` URI (the scheme is case-insensitive).
+fn is_https(uri: &str) -> bool {
+    uri.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
