@@ -97,6 +97,7 @@ impl World {
             installer: None,
             max_sessions: 8,
             retry_delay_ms: 20,
+            ca_file: None,
         }
     }
 
