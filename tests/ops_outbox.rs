@@ -203,3 +203,36 @@ impl RunUntil for Dev {
 trait RunUntil {
     fn run_until_reported(self) -> Self;
 }
+
+#[test]
+fn an_exec_sent_again_after_its_202_was_lost_is_accepted_and_runs_once() {
+    let mut dev = pushed();
+    assert_eq!(dev.exec(INSTALL, Some("c1")), StatusCode::Accepted);
+    // Power fails after the job was journaled and before the 202 left the device: the
+    // server, which never saw it, sends the same Exec in its next session.
+    let mut dev = dev.reboot();
+    assert_eq!(dev.exec(INSTALL, Some("c1")), StatusCode::Accepted);
+    assert_eq!(dev.ex.jobs().count(), 1);
+    let mut dev = dev.run();
+    assert_eq!(dev.p.installer.calls().install, 1);
+    dev.session();
+    assert_eq!(dev.reports("c1").len(), 1);
+    assert_eq!(dev.result("c1"), 1200);
+}
+
+#[test]
+fn an_exec_sent_again_while_its_result_waits_for_acknowledgement_is_not_run_again() {
+    let mut dev = pushed();
+    dev.ack = false;
+    assert_eq!(dev.exec(INSTALL, Some("c1")), StatusCode::Accepted);
+    let mut dev = dev.run_until_reported();
+    assert_eq!(dev.p.installer.calls().install, 1);
+    assert_eq!(dev.exec(INSTALL, Some("c1")), StatusCode::Accepted);
+    assert_eq!(dev.ex.jobs().count(), 0, "not queued again");
+    // Another correlator is another request: it runs.
+    assert_eq!(dev.exec(INSTALL, Some("c2")), StatusCode::Accepted);
+    assert_eq!(dev.ex.jobs().count(), 1);
+    dev.ack = true;
+    let dev = dev.run();
+    assert_eq!(dev.p.installer.calls().install, 2);
+}

@@ -9,7 +9,7 @@ use crate::mo::{
 };
 use crate::ops::dd::InstallStatus;
 use crate::ops::inventory::{self, Installed, ScratchSink, UriBuf, entry_uri, write_entry};
-use crate::ops::job::{Job, JobId, JobInfo, Phase};
+use crate::ops::job::{Correlator, Job, JobId, JobInfo, Phase};
 use crate::ops::outbox::Report;
 use crate::ops::record::{ACK_VERSION, Acks, Package, STATE_VERSION, StateOut, decode_state};
 use crate::ops::transfer::{
@@ -624,6 +624,24 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         id
+    }
+
+    /// Whether an Exec of `primitive` on entry `name` with `correlator` (executed node
+    /// `source`) is one this executor holds already: a job queued for it, or its result
+    /// waiting for the server's acknowledgement.
+    pub(crate) fn holds_request(
+        &self,
+        primitive: Primitive,
+        name: &str,
+        correlator: &Correlator,
+        source: &dyn core::fmt::Display,
+    ) -> bool {
+        self.jobs.iter().any(|j| {
+            j.primitive == primitive && j.name == name && j.correlator.as_ref() == Some(correlator)
+        }) || self
+            .outbox
+            .iter()
+            .any(|r| r.correlator.as_ref() == Some(correlator) && displays_as(source, r.source()))
     }
 
     pub(crate) fn jobs_full(&self) -> bool {
@@ -1830,4 +1848,17 @@ impl LargeObject {
             digest: self.sha.finish(),
         })
     }
+}
+
+/// Whether `value` prints exactly as `text` (compared piece by piece, nothing buffered).
+fn displays_as(value: &dyn core::fmt::Display, text: &str) -> bool {
+    struct Rest<'t>(&'t str);
+    impl core::fmt::Write for Rest<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0 = self.0.strip_prefix(s).ok_or(core::fmt::Error)?;
+            Ok(())
+        }
+    }
+    let mut rest = Rest(text);
+    core::fmt::write(&mut rest, format_args!("{value}")).is_ok() && rest.0.is_empty()
 }

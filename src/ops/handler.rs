@@ -18,7 +18,9 @@ use crate::tree::{ExecHandler, ExecRequest};
 ///   Install, no `Data`, when `Inventory/Deployed/<X>` has no `ID`; 413 for a Correlator
 ///   longer than [`CORRELATOR_CAP`](super::CORRELATOR_CAP); 420 when the job queue is full), queues a job and
 ///   answers 202. The job is journaled by the next [`Executor::save`] (or `poll`), which the
-///   client makes before the 202 leaves the device.
+///   client makes before the 202 leaves the device. An Exec with the Correlator and target
+///   of a job still queued, or of a result not yet acknowledged, is the same request sent
+///   again (its 202 was lost): answered 202 and not queued twice.
 /// - **Large Objects** for `Inventory/Delivered/<X>/Data`: streamed into a free key of the
 ///   component store and hashed; on commit the package replaces what `<X>` held (420 when
 ///   no key is free, 413 when larger than a key holds). Journaled by the next `save`; until
@@ -82,6 +84,15 @@ where
         let Ok(name) = node_name(name) else {
             return StatusCode::CommandFailed;
         };
+        if let Some(c) = &correlator
+            && self
+                .executor
+                .holds_request(op.primitive, &name, c, &request.uri)
+        {
+            // The same request again: its 202 was lost (say, power failed after the job
+            // was journaled and before the reply left). It runs once; its report follows.
+            return StatusCode::Accepted;
+        }
         if self.executor.jobs_full() {
             return StatusCode::DeviceFull;
         }

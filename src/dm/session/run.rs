@@ -1993,6 +1993,12 @@ fn decode_b64(data: &Value<'_>, out: &mut [u8]) -> Result<usize, StatusCode> {
     Ok(len)
 }
 
+/// Whether `uri` is an `https:` URI (the scheme is case-insensitive).
+fn is_https(uri: &str) -> bool {
+    uri.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2006,10 +2012,4 @@ mod tests {
             .map(|s| s.name);
         assert_eq!(data, Some(DATA_LEAF));
     }
-}
-
-/// Whether `uri` is an `https:` URI (the scheme is case-insensitive).
-fn is_https(uri: &str) -> bool {
-    uri.get(..8)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
 }
