@@ -111,6 +111,31 @@ fn a_download_cut_midway_resumes_with_range_and_fetches_no_byte_twice() {
 }
 
 #[test]
+fn a_package_that_trickles_in_small_pieces_is_fetched_once_and_installed() {
+    let server = Server::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = package("com.example.slow", "1.0", 24_000);
+    let size = pkg.len() as u64;
+    server.add_package(Package::new("slow", pkg).with_fault(Fault::Trickle {
+        chunk: 700,
+        pause_ms: 3,
+    }));
+    download_install(&server, "Slow", &server.package_url("slow"), "c-slow");
+    let out = agent(&server, dir.path(), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(results_for(&server, "c-slow"), vec![1200]);
+    let gets = server
+        .record()
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::PackageGet { .. }))
+        .count();
+    assert_eq!(gets, 1, "one GET: a slow body is not a broken one");
+    assert_eq!(server.record().package_bytes_sent("slow"), size);
+    assert!(inventory(dir.path()).contains(r#""id":"com.example.slow""#));
+}
+
+#[test]
 fn a_server_error_is_retried_then_reported_as_1500() {
     let server = Server::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -308,6 +333,7 @@ fn help_documents_every_option() {
         "--installer",
         "--max-sessions",
         "--retry-delay-ms",
+        "--ca-file",
     ] {
         assert!(help.contains(opt), "session --help lacks {opt}");
     }
