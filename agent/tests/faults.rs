@@ -136,6 +136,45 @@ fn a_package_that_trickles_in_small_pieces_is_fetched_once_and_installed() {
 }
 
 #[test]
+fn a_download_shows_a_progress_bar_on_a_terminal_and_none_otherwise() {
+    let server = Server::start().unwrap();
+    let pkg = package("com.example.bar", "1.0", 200_000);
+    let len = pkg.len();
+    let trickle = Fault::Trickle {
+        chunk: 20_000,
+        pause_ms: 40,
+    };
+    server.add_package(Package::new("bar", pkg).with_fault(trickle));
+    // On a terminal (a pseudo-terminal made by `script`): the bar counts to the length.
+    let dir = tempfile::tempdir().unwrap();
+    download_install(&server, "Bar", &server.package_url("bar"), "c-bar");
+    let command = format!(
+        "{} session --server {} --state {} --dev-id {DEV} --retry-delay-ms 10",
+        env!("CARGO_BIN_EXE_scomo-agent"),
+        server.dm_url(),
+        dir.path().join("tty").display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(code(&out), 0, "{terminal}");
+    assert!(terminal.contains(&format!("/{len}")), "{terminal}");
+    // Not on a terminal: no bar.
+    download_install(&server, "Bar", &server.package_url("bar"), "c-bar2");
+    let out = agent(&server, &dir.path().join("pipe"), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains(&format!("/{len}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(results_for(&server, "c-bar"), vec![1200]);
+    assert_eq!(results_for(&server, "c-bar2"), vec![1200]);
+}
+
+#[test]
 fn a_server_error_is_retried_then_reported_as_1500() {
     let server = Server::start().unwrap();
     let dir = tempfile::tempdir().unwrap();

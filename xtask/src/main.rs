@@ -32,6 +32,8 @@ const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ),
     ("curl-config", "libcurl4-openssl-dev"),
     ("make", "make"),
+    // `script`: the agent's progress-bar test runs it on a pseudo-terminal.
+    ("script", "bsdutils"),
 ];
 
 fn main() -> ExitCode {
