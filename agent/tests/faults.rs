@@ -67,6 +67,16 @@ fn download_install(server: &Server, name: &str, url: &str, corr: &str) {
     );
 }
 
+/// How many package GETs the server answered.
+fn package_gets(server: &Server) -> usize {
+    server
+        .record()
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::PackageGet { .. }))
+        .count()
+}
+
 fn results_for(server: &Server, corr: &str) -> Vec<u16> {
     server
         .record()
@@ -124,12 +134,7 @@ fn a_package_that_trickles_in_small_pieces_is_fetched_once_and_installed() {
     let out = agent(&server, dir.path(), &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(results_for(&server, "c-slow"), vec![1200]);
-    let gets = server
-        .record()
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::PackageGet { .. }))
-        .count();
+    let gets = package_gets(&server);
     assert_eq!(gets, 1, "one GET: a slow body is not a broken one");
     assert_eq!(server.record().package_bytes_sent("slow"), size);
     assert!(inventory(dir.path()).contains(r#""id":"com.example.slow""#));
@@ -188,12 +193,7 @@ fn a_server_error_is_retried_then_reported_as_1500() {
         stderr(&out)
     );
     assert_eq!(results_for(&server, "c-err"), vec![1500]);
-    let gets = server
-        .record()
-        .events
-        .iter()
-        .filter(|e| matches!(e, Event::PackageGet { .. }))
-        .count();
+    let gets = package_gets(&server);
     assert!(gets > 1, "retried before giving up: {gets}");
 }
 

@@ -104,18 +104,10 @@ impl AuthState {
         client_nonce: &[u8],
         server_nonce: &[u8],
     ) -> Result<Self, AuthError> {
-        Ok(Self {
-            preferred: scheme,
-            client_nonce: nonce_from(client_nonce)?,
-            server_nonce: nonce_from(server_nonce)?,
-            active: scheme,
-            session_client_nonce: None,
-            client_auth: ClientAuth::Pending,
-            sent_credentials: false,
-            server_authenticated: false,
-            challenges: 0,
-            dirty: false,
-        })
+        let mut state = Self::initial(scheme);
+        state.client_nonce = nonce_from(client_nonce)?;
+        state.server_nonce = nonce_from(server_nonce)?;
+        Ok(state)
     }
 
     /// A state for an account provisioned with `scheme` and no nonces yet (the first
