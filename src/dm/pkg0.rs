@@ -23,6 +23,7 @@ pub use served::ServedSessions;
 pub use session_id::{SessionId, SessionIdText};
 
 use crate::dm::auth::{Account, constant_time_eq, md5_digest};
+use crate::log::{debug, warn};
 
 /// The MIME type of a Package #0 (WSP content-type code 0x44).
 pub const CONTENT_TYPE: &str = "application/vnd.syncml.notification";
@@ -324,6 +325,25 @@ pub struct Accepted<'a> {
 /// As [`Notification::parse`] and [`Notification::verify`], and
 /// [`Pkg0Error::AlreadyServed`]; `served` is unchanged on every error.
 pub fn accept<'a, const N: usize>(
+    message: &'a [u8],
+    server: &Account<'_>,
+    server_nonce: &[u8],
+    served: &mut ServedSessions<N>,
+) -> Result<Accepted<'a>, Pkg0Error> {
+    let accepted = check(message, server, server_nonce, served);
+    match &accepted {
+        Ok(a) => debug!(
+            "Package #0 accepted: session {}, digest with the {:?} nonce",
+            a.notification.trigger.session_id.to_text().as_str(),
+            a.nonce
+        ),
+        Err(e) => warn!("Package #0 refused: {:?}", e),
+    }
+    accepted
+}
+
+/// [`accept`] without its log point.
+fn check<'a, const N: usize>(
     message: &'a [u8],
     server: &Account<'_>,
     server_nonce: &[u8],

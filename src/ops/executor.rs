@@ -3,6 +3,7 @@
 use minicbor::Decoder;
 
 use crate::codes::{ResultCode, ScomoResult};
+use crate::log::{error, info};
 use crate::mo::{
     DeliveredLeaf, DeliveredState, DeliveredStatus, DeployedState, DeployedStatus, DownloadLeaf,
     DownloadStatus, EntryKind, NodeName, Primitive,
@@ -683,8 +684,14 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
             .filter(|d| !self.outbox.iter().any(|r| r.id == *d))
             .collect();
         // A failed write only means the report may be sent once more after a power cut.
-        if let Ok(len) = frame::encode(ACK_VERSION, &Acks(acked), scratch) {
-            let _ = state.write(self.config.acks(), scratch.get(..len).unwrap_or(&[]));
+        if let Ok(len) = frame::encode(ACK_VERSION, &Acks(acked), scratch)
+            && let Err(e) = state.write(self.config.acks(), scratch.get(..len).unwrap_or(&[]))
+        {
+            error!(
+                "acknowledgement of report {} not written: {:?}",
+                id,
+                e.kind()
+            );
         }
     }
 
@@ -777,12 +784,13 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         let bytes = p.scratch.get(..len).ok_or(ExecError::ScratchTooSmall)?;
         let stamp = (frame_crc(bytes), len);
         if self.saved != Some(stamp) {
-            p.state
-                .write(self.config.state(), bytes)
-                .map_err(|e| match e.kind() {
+            p.state.write(self.config.state(), bytes).map_err(|e| {
+                error!("state record ({} bytes) not written: {:?}", len, e.kind());
+                match e.kind() {
                     StorageErrorKind::TooLarge => ExecError::ScratchTooSmall,
                     k => ExecError::Storage(k),
-                })?;
+                }
+            })?;
             self.saved = Some(stamp);
         }
         self.dirty = false;
@@ -840,6 +848,15 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         if self.outbox.is_empty() {
             self.next_report_at = 0;
             self.report_backoff = self.config.report_retry_ms;
+        }
+        if let Some(job) = self.jobs.first() {
+            info!(
+                "job {} ({:?} on {}) finished: result {}",
+                job.id.0,
+                job.primitive,
+                job.name.as_str(),
+                report.result.code()
+            );
         }
         // `poll` checked there is room.
         let _ = self.outbox.push(report);

@@ -5,6 +5,7 @@ use embedded_io::Write as _;
 
 use crate::codes::StatusCode;
 use crate::dm::alert::{GenericAlert, SessionHandler};
+use crate::log::{info, warn};
 use crate::mo::{Primitive, Target, node_name};
 use crate::ops::executor::{Executor, LargeObject, Platform};
 use crate::ops::job::{Correlator, Job, JobId};
@@ -61,6 +62,37 @@ where
 {
     fn exec(&mut self, request: &ExecRequest<'_>) -> StatusCode {
         let op = request.op;
+        match self.queue(request) {
+            Ok(job) => {
+                info!(
+                    "Exec {:?} on {} accepted as job {}",
+                    op.primitive,
+                    op.name(),
+                    job.0
+                );
+                StatusCode::Accepted
+            }
+            Err(code) => {
+                warn!(
+                    "Exec {:?} on {} refused: {} {:?}",
+                    op.primitive,
+                    op.name(),
+                    code.code(),
+                    code
+                );
+                code
+            }
+        }
+    }
+}
+
+impl<C, S, I, const JOBS: usize, const OUTBOX: usize, const PKGS: usize>
+    Handler<'_, '_, '_, C, S, I, JOBS, OUTBOX, PKGS>
+{
+    /// Checks an Exec's preconditions and queues its job; the Exec's status code when it
+    /// is refused.
+    fn queue(&mut self, request: &ExecRequest<'_>) -> Result<JobId, StatusCode> {
+        let op = request.op;
         let name = op.name();
         let ready = match op.target {
             Target::Download(e) => e.pkg_id().is_some() && e.pkg_url().is_some(),
@@ -72,17 +104,17 @@ where
             Target::Deployed(e) => e.id().is_some(),
         };
         if !ready {
-            return StatusCode::IncompleteCommand;
+            return Err(StatusCode::IncompleteCommand);
         }
         let correlator = match request.correlator {
             None => None,
             Some(c) => match Correlator::try_from(c) {
                 Ok(c) => Some(c),
-                Err(_) => return StatusCode::RequestEntityTooLarge,
+                Err(_) => return Err(StatusCode::RequestEntityTooLarge),
             },
         };
         let Ok(name) = node_name(name) else {
-            return StatusCode::CommandFailed;
+            return Err(StatusCode::CommandFailed);
         };
         if let Some(c) = &correlator
             && self
@@ -94,16 +126,16 @@ where
             return StatusCode::Accepted;
         }
         if self.executor.jobs_full() {
-            return StatusCode::DeviceFull;
+            return Err(StatusCode::DeviceFull);
         }
         let id = JobId(self.executor.take_id());
         if !self
             .executor
             .push_job(Job::new(id, op.primitive, name, correlator))
         {
-            return StatusCode::DeviceFull;
+            return Err(StatusCode::DeviceFull);
         }
-        StatusCode::Accepted
+        Ok(id)
     }
 }
 

@@ -1,8 +1,9 @@
 //! The microcontroller side: the `firmware/` workspace's checks, its on-target tests under
 //! QEMU (through the host serial bridge, `bridge/`), and the size report.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -80,6 +81,46 @@ const C_BOARDS: &[CBoard] = &[
         features: "",
         deadline_s: "120",
     },
+];
+
+/// The image that logs through defmt: the core with its `defmt` feature, `defmt-semihosting`
+/// as the global logger, on lm3s6965evb; its standard output is decoded by `defmt-print`.
+const DEFMT_PACKAGE: &str = "scomo-defmt-log";
+const DEFMT_IMAGE: &str = "defmt-log";
+const DEFMT_MACHINE: &str = "lm3s6965evb";
+const DEFMT_TARGET: &str = "thumbv7m-none-eabi";
+
+/// The log lines the defmt image must print, decoded: (level, text the line contains). One
+/// for each kind of log point of the core the image reaches, in the order it reaches them.
+const DEFMT_LINES: &[(&str, &str)] = &[
+    ("WARN", "Package #0 refused: BadDigest"),
+    (
+        "DEBUG",
+        "Package #0 accepted: session 1A2B, digest with the Resync nonce",
+    ),
+    ("WARN", "Package #0 refused: AlreadyServed"),
+    ("INFO", "DM session 1A2B started by the server (Alert 1200)"),
+    ("TRACE", "DM session 1A2B: server message of "),
+    ("WARN", "Exec Install on P1 refused: 412 IncompleteCommand"),
+    ("INFO", "Exec RemoveDelivered on P1 accepted as job 1"),
+    (
+        "INFO",
+        "DM session 1A2B ended: Completed; 2 messages sent, 2 received",
+    ),
+    (
+        "INFO",
+        "state record read: 1 jobs to finish, 0 results to report",
+    ),
+    (
+        "INFO",
+        "job 1 (RemoveDelivered on P1) finished: result 1200",
+    ),
+    ("INFO", "started by the device (Alert 1201)"),
+    (
+        "INFO",
+        "ended: Completed; 1 messages sent, 1 received, 1 alerts acknowledged",
+    ),
+    ("INFO", "defmt-log: done"),
 ];
 
 /// The image the size report measures, and the file that says what it links.
@@ -171,6 +212,38 @@ pub fn test() -> Result {
             &[],
         )?;
     }
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            DEFMT_PACKAGE,
+            "--all-targets",
+            "--target",
+            DEFMT_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    // The core's defmt log points as the firmware compiles them (host builds use `log`).
+    crate::run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "scomo",
+            "--no-default-features",
+            "--features",
+            "defmt,log",
+            "--target",
+            DEFMT_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     // The runner builds the bridge itself when needed; building it first keeps its compile
     // time out of the first QEMU run.
     crate::run("cargo", &["build", "--quiet", "-p", "scomo-bridge"], &[])?;
@@ -191,6 +264,7 @@ pub fn test() -> Result {
             &[("SCOMO_QEMU_TIMEOUT", QEMU_DEADLINE_S)],
         )?;
     }
+    defmt_log()?;
     let mut sizes = Vec::new();
     for board in BOARDS {
         let Some((feature, deadline)) = board.flows else {
@@ -251,6 +325,111 @@ pub fn test() -> Result {
             }
         );
     }
+    Ok(())
+}
+
+/// `defmt-print` (installed with cargo when missing): the one on `PATH`, else cargo's.
+fn defmt_print() -> Result<String> {
+    if crate::have("defmt-print") {
+        return Ok("defmt-print".into());
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .ok_or("neither CARGO_HOME nor HOME is set")?;
+    let local = cargo_home.join("bin").join("defmt-print");
+    if !local.exists() {
+        crate::run("cargo", &["install", "--locked", "defmt-print"], &[])?;
+    }
+    Ok(local.to_string_lossy().into_owned())
+}
+
+/// Runs the defmt image under QEMU (through the bridge, killed at its deadline), decodes its
+/// standard output with `defmt-print`, and fails unless it exits 0 and every line of
+/// [`DEFMT_LINES`] is there.
+fn defmt_log() -> Result {
+    eprintln!("\n--- the core's log points through defmt on {DEFMT_MACHINE} ({DEFMT_TARGET})");
+    let print = defmt_print()?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "-p",
+            DEFMT_PACKAGE,
+            "--target",
+            DEFMT_TARGET,
+        ],
+        &[],
+    )?;
+    let elf = dir()
+        .join("target")
+        .join(DEFMT_TARGET)
+        .join("release")
+        .join(DEFMT_IMAGE);
+    let elf = elf.to_string_lossy().into_owned();
+    eprintln!("\n==> qemu-bridge --machine {DEFMT_MACHINE} {elf} | {print} -e {elf}");
+    let ran = Command::new("cargo")
+        .args([
+            "run",
+            "--quiet",
+            "-p",
+            "scomo-bridge",
+            "--bin",
+            "qemu-bridge",
+            "--",
+        ])
+        .args([
+            "--machine",
+            DEFMT_MACHINE,
+            "--timeout",
+            QEMU_DEADLINE_S,
+            &elf,
+        ])
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start the bridge: {e}"))?;
+    let mut decoder = Command::new(&print)
+        .args(["-e", &elf])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {print}: {e}"))?;
+    if let Some(mut stdin) = decoder.stdin.take() {
+        stdin
+            .write_all(&ran.stdout)
+            .map_err(|e| format!("{print}: {e}"))?;
+    }
+    let decoded = decoder
+        .wait_with_output()
+        .map_err(|e| format!("{print}: {e}"))?;
+    let text = String::from_utf8_lossy(&decoded.stdout);
+    eprint!("{text}");
+    if !ran.status.success() {
+        return Err(format!("the {DEFMT_IMAGE} image failed ({})", ran.status));
+    }
+    if !decoded.status.success() {
+        return Err(format!("{print} failed ({})", decoded.status));
+    }
+    let missing: Vec<String> = DEFMT_LINES
+        .iter()
+        .filter(|(level, want)| {
+            !text
+                .lines()
+                .any(|line| line.starts_with(level) && line.contains(want))
+        })
+        .map(|(level, want)| format!("  {level} ... {want}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the decoded defmt log lacks these lines:\n{}",
+            missing.join("\n")
+        ));
+    }
+    eprintln!(
+        "    the decoded log holds all {} expected lines",
+        DEFMT_LINES.len()
+    );
     Ok(())
 }
 

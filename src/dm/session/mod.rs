@@ -116,11 +116,12 @@ pub use ui::{UI_ANSWER_CAP, UiAnswer, UiHook, UiKind, UiPrompt};
 
 use heapless::{String, Vec};
 
-use crate::codes::StatusCode;
+use crate::codes::{AlertCode, StatusCode};
 use crate::dm::alert::SessionHandler;
 use crate::dm::auth::{Account, AuthError, AuthScheme, AuthState, B64Text};
 use crate::dm::codec::{EncodeError, Encoding};
 use crate::dm::pkg0::{Accepted, NonceMatch, SessionId, SessionIdText};
+use crate::log::{info, trace, warn};
 use crate::mo::DevInfo;
 use crate::platform::Rng;
 use crate::tree::{ExecHandler, Got, Item, Tree, UndoLog, Written};
@@ -521,6 +522,16 @@ impl<'c> Session<'c> {
         let mut lent = lend(ctx);
         let (body, hmac) = run::package1(&self.config, &self.start, &mut self.st, &mut lent, out)?;
         self.st.phase = Phase::Running;
+        let (by, alert) = match self.start {
+            Start::Client { .. } => ("device", AlertCode::ClientInitiated),
+            Start::Server { .. } => ("server", AlertCode::ServerInitiated),
+        };
+        info!(
+            "DM session {} started by the {} (Alert {})",
+            self.st.session_id.as_str(),
+            by,
+            alert.code()
+        );
         Ok(self.send(body, hmac, lent.auth, false))
     }
 
@@ -541,6 +552,11 @@ impl<'c> Session<'c> {
             Phase::Over => return Err(Error::Over),
             Phase::Running => {}
         }
+        trace!(
+            "DM session {}: server message of {} bytes",
+            self.st.session_id.as_str(),
+            received.body.len()
+        );
         let mut lent = lend(ctx);
         let reply = run::step(
             &self.config,
@@ -575,11 +591,35 @@ impl<'c> Session<'c> {
         if let Some(end) = end {
             self.st.summary.end = Some(end);
         }
+        self.log_end();
         if self.st.incoming.take().is_some() {
             let _ = lent.handler.object_end(false);
         }
         self.st.deferred.clear();
         self.st.phase = Phase::Over;
+    }
+
+    /// The log point of a session's end.
+    fn log_end(&self) {
+        let summary = &self.st.summary;
+        let id = self.st.session_id.as_str();
+        let counts = (
+            summary.messages_sent,
+            summary.messages_received,
+            summary.acknowledged.len(),
+            summary.objects_committed,
+        );
+        match summary.end {
+            Some(End::Completed) => info!(
+                "DM session {} ended: Completed; {} messages sent, {} received, {} alerts acknowledged, {} objects committed",
+                id, counts.0, counts.1, counts.2, counts.3
+            ),
+            Some(end) => warn!(
+                "DM session {} ended: {:?}; {} messages sent, {} received, {} alerts acknowledged, {} objects committed",
+                id, end, counts.0, counts.1, counts.2, counts.3
+            ),
+            None => {}
+        }
     }
 
     fn send<'o>(
