@@ -359,18 +359,29 @@ fn client_config(max_obj_size: u32) -> ClientConfig<'static> {
     ClientConfig::new(session, AuthScheme::Basic)
 }
 
-/// Boots the client into `slot` from what the flash holds (its own stack frame holds the
-/// tree and the client while they are built).
-#[inline(never)]
+/// Boots the client into `slot`: the provisioned client is written there, then restored
+/// in place from what the flash holds.
 fn boot<'s>(
+    slot: &'s mut MaybeUninit<Device>,
+    p: &mut Board,
+) -> Result<&'s mut Device, &'static str> {
+    let client = place(slot, p)?;
+    client
+        .restore(p)
+        .map_err(|_| "the state does not recover")?;
+    Ok(client)
+}
+
+/// Writes the provisioned client into `slot` (its own stack frame holds the tree while it
+/// is built, and is gone before the state is restored).
+#[inline(never)]
+fn place<'s>(
     slot: &'s mut MaybeUninit<Device>,
     p: &mut Board,
 ) -> Result<&'s mut Device, &'static str> {
     let max_obj_size = u32::try_from(p.components.slot_capacity()).unwrap_or(u32::MAX);
     let tree = provisioned_tree().map_err(|_| "the tree cannot be provisioned")?;
-    let client = Device::boot(client_config(max_obj_size), tree, p)
-        .map_err(|_| "the state does not recover")?;
-    Ok(slot.write(client))
+    Ok(slot.write(Device::new(client_config(max_obj_size), tree)))
 }
 
 /// The platform over the emulated chip.
