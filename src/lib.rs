@@ -32,7 +32,7 @@
 //! | Level | When | With |
 //! |---|---|---|
 //! | info | a DM session starts | its session id, who opened it (Alert 1200 or 1201) |
-//! | info / warn | a DM session ends | how ([`dm::session::End`]), messages sent and received, alerts acknowledged, objects committed |
+//! | info | a DM session ends | how ([`dm::session::End`]), messages sent and received, alerts acknowledged, objects committed |
 //! | trace | a server message arrives | session id, its length |
 //! | debug / warn | a Package #0 is accepted / refused | session id and nonce / why ([`dm::pkg0::Pkg0Error`]) |
 //! | info / warn | an Exec becomes a job / is refused | primitive, node, job id / the status code |

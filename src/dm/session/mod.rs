@@ -121,7 +121,7 @@ use crate::dm::alert::SessionHandler;
 use crate::dm::auth::{Account, AuthError, AuthScheme, AuthState, B64Text};
 use crate::dm::codec::{EncodeError, Encoding};
 use crate::dm::pkg0::{Accepted, NonceMatch, SessionId, SessionIdText};
-use crate::log::{info, trace, warn};
+use crate::log::{info, trace};
 use crate::mo::DevInfo;
 use crate::platform::Rng;
 use crate::tree::{ExecHandler, Got, Item, Tree, UndoLog, Written};
@@ -599,26 +599,20 @@ impl<'c> Session<'c> {
         self.st.phase = Phase::Over;
     }
 
-    /// The log point of a session's end.
+    /// The log point of a session's end (info also when it was aborted: the caller gets
+    /// [`Output::Aborted`] and reports it as it sees fit).
     fn log_end(&self) {
         let summary = &self.st.summary;
-        let id = self.st.session_id.as_str();
-        let counts = (
-            summary.messages_sent,
-            summary.messages_received,
-            summary.acknowledged.len(),
-            summary.objects_committed,
-        );
-        match summary.end {
-            Some(End::Completed) => info!(
-                "DM session {} ended: Completed; {} messages sent, {} received, {} alerts acknowledged, {} objects committed",
-                id, counts.0, counts.1, counts.2, counts.3
-            ),
-            Some(end) => warn!(
+        if let Some(end) = summary.end {
+            info!(
                 "DM session {} ended: {:?}; {} messages sent, {} received, {} alerts acknowledged, {} objects committed",
-                id, end, counts.0, counts.1, counts.2, counts.3
-            ),
-            None => {}
+                self.st.session_id.as_str(),
+                end,
+                summary.messages_sent,
+                summary.messages_received,
+                summary.acknowledged.len(),
+                summary.objects_committed
+            );
         }
     }
 
