@@ -63,12 +63,20 @@ where
     fn exec(&mut self, request: &ExecRequest<'_>) -> StatusCode {
         let op = request.op;
         match self.queue(request) {
-            Ok(job) => {
+            Ok(Some(job)) => {
                 info!(
                     "Exec {:?} on {} accepted as job {}",
                     op.primitive,
                     op.name(),
                     job.0
+                );
+                StatusCode::Accepted
+            }
+            Ok(None) => {
+                info!(
+                    "Exec {:?} on {} accepted again: its job or result is held already",
+                    op.primitive,
+                    op.name()
                 );
                 StatusCode::Accepted
             }
@@ -89,9 +97,9 @@ where
 impl<C, S, I, const JOBS: usize, const OUTBOX: usize, const PKGS: usize>
     Handler<'_, '_, '_, C, S, I, JOBS, OUTBOX, PKGS>
 {
-    /// Checks an Exec's preconditions and queues its job; the Exec's status code when it
-    /// is refused.
-    fn queue(&mut self, request: &ExecRequest<'_>) -> Result<JobId, StatusCode> {
+    /// Checks an Exec's preconditions and queues its job (`None`: the same request is held
+    /// already); the Exec's status code when it is refused.
+    fn queue(&mut self, request: &ExecRequest<'_>) -> Result<Option<JobId>, StatusCode> {
         let op = request.op;
         let name = op.name();
         let ready = match op.target {
@@ -123,7 +131,7 @@ impl<C, S, I, const JOBS: usize, const OUTBOX: usize, const PKGS: usize>
         {
             // The same request again: its 202 was lost (say, power failed after the job
             // was journaled and before the reply left). It runs once; its report follows.
-            return StatusCode::Accepted;
+            return Ok(None);
         }
         if self.executor.jobs_full() {
             return Err(StatusCode::DeviceFull);
@@ -135,7 +143,7 @@ impl<C, S, I, const JOBS: usize, const OUTBOX: usize, const PKGS: usize>
         {
             return Err(StatusCode::DeviceFull);
         }
-        Ok(id)
+        Ok(Some(id))
     }
 }
 
