@@ -409,6 +409,14 @@ impl<const JOBS: usize, const OUTBOX: usize, const PKGS: usize> Executor<JOBS, O
         self.reconcile(tree);
         self.gc = true;
         self.collect(p)?;
+        if self.saved.is_some() {
+            info!(
+                "state record read: {} jobs to finish, {} results to report, {} packages held",
+                self.jobs.len(),
+                self.outbox.len(),
+                self.packages.len()
+            );
+        }
         Ok(())
     }
 

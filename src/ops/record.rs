@@ -11,7 +11,6 @@
 
 use minicbor::{Decode, Decoder, Encode, Encoder, decode, encode};
 
-use crate::log::info;
 use crate::mo::NodeName;
 use crate::ops::job::{Job, decode_digest};
 use crate::ops::outbox::Report;
@@ -163,12 +162,6 @@ pub(crate) fn decode_state<'b, const J: usize, const O: usize, const P: usize>(
     if d.position() != body.len() {
         return Err(decode::Error::message("trailing bytes after the state"));
     }
-    info!(
-        "state record read: {} jobs to finish, {} results to report, {} packages held",
-        jobs.len(),
-        outbox.len(),
-        packages.len()
-    );
     Ok(StateHead { tree, next_id })
 }
 
