@@ -105,6 +105,21 @@ fn every_element_corpus_covers_the_whole_model() {
     }
 }
 
+/// `every_element.wbxml` is the WBXML form of `every_element.xml` that the decode-cost
+/// measurements use (the bench and the Cortex-M image): libwbxml's encoding, with its
+/// string table. It must still mean what the XML means, and be what libwbxml makes of the
+/// XML today (a changed XML needs the WBXML made again).
+#[test]
+fn every_element_wbxml_is_libwbxml_encoding_of_the_xml() {
+    let xml = corpus("every_element.xml");
+    let wbxml = corpus("every_element.wbxml");
+    assert_eq!(
+        decode_dump(&wbxml, Encoding::Wbxml),
+        decode_dump(&xml, Encoding::Xml)
+    );
+    assert_eq!(wbxml, xml2wbxml(&xml, true));
+}
+
 #[test]
 fn generic_alert_1226_keeps_its_xml_payload_through_libwbxml() {
     let dump = check_both_ways(

@@ -127,13 +127,13 @@ const DEFMT_LINES: &[(&str, &str)] = &[
 const SIZE_IMAGE: &str = "size-probe";
 const SIZE_IMAGE_SOURCE: &str = "size-probe/src/main.rs";
 
-fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     root().join("firmware")
 }
 
 /// Runs `cargo` in `firmware/` (so its `.cargo/config.toml` applies), echoing the command,
 /// and kills it when it outlives [`STEP_DEADLINE`].
-fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result {
+pub(crate) fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result {
     eprintln!("\n==> (firmware) cargo {}", args.join(" "));
     let start = Instant::now();
     let mut child = Command::new("cargo")
@@ -244,6 +244,23 @@ pub fn test() -> Result {
         ],
         &[],
     )?;
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            crate::decode_cost::PACKAGE,
+            "--all-targets",
+            "--target",
+            crate::decode_cost::TARGET,
+            "--no-default-features",
+            "--features",
+            crate::decode_cost::FEATURE,
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
     // The runner builds the bridge itself when needed; building it first keeps its compile
     // time out of the first QEMU run.
     crate::run("cargo", &["build", "--quiet", "-p", "scomo-bridge"], &[])?;
@@ -325,7 +342,7 @@ pub fn test() -> Result {
             }
         );
     }
-    Ok(())
+    crate::decode_cost::report()
 }
 
 /// `defmt-print` (installed with cargo when missing): the one on `PATH`, else cargo's.
@@ -525,7 +542,7 @@ impl Sections {
     }
 }
 
-fn output(program: &str, args: &[&str]) -> Result<String> {
+pub(crate) fn output(program: &str, args: &[&str]) -> Result<String> {
     let out = Command::new(program)
         .args(args)
         .output()

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod decode_cost;
 mod ffi;
 mod firmware;
 
@@ -43,13 +44,19 @@ fn main() -> ExitCode {
         Some("setup") => setup(),
         Some("size") => setup().and_then(|()| firmware::size()),
         Some("firmware") => setup().and_then(|()| firmware::test()),
+        Some("decode-cost") => setup().and_then(|()| decode_cost::report()),
         _ => {
-            eprintln!("usage: cargo xtask <test|setup|size|firmware>");
+            eprintln!("usage: cargo xtask <test|setup|size|firmware|decode-cost>");
             eprintln!("  test   install what is missing, then run every check and test");
             eprintln!("  setup  only install what is missing");
             eprintln!("  size   build the min-size firmware image and report flash and RAM");
             eprintln!("  firmware  only the firmware's checks: on-target tests and the seed flows");
-            eprintln!("            under QEMU, in Rust and in C (part of `test`)");
+            eprintln!(
+                "            under QEMU, in Rust and in C, and the decode cost (part of `test`)"
+            );
+            eprintln!(
+                "  decode-cost  count the codec's instructions per byte on a Cortex-M4 under QEMU"
+            );
             return ExitCode::from(2);
         }
     };
