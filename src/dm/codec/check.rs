@@ -122,8 +122,8 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
             }
             Event::End(name) => {
                 let frame = stack.pop().ok_or_else(|| DecodeError::at(K::Syntax, at))?;
-                if name.is_some_and(|n| n != frame.el) {
-                    return Err(DecodeError::at(K::Mismatch, at));
+                if let Some(tag) = name {
+                    tag.closes(frame.el, at)?;
                 }
                 close(frame, &mut nesting, at)?;
                 if stack.is_empty() {

@@ -1,15 +1,16 @@
 //! A pull reader over either encoding: the events the typed decoder and the structural
 //! check consume, so the message model is written once for XML and WBXML.
 
-use super::error::DecodeError;
+use super::error::{DecodeError, DecodeErrorKind};
 use super::tokens::Element;
 use super::value::Value;
 use super::wbxml::reader::WbxmlReader;
+use super::xml;
 use super::xml::reader::XmlReader;
 
 /// A structural event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Event {
+pub(crate) enum Event<'a> {
     /// An element starts; `empty` when it has no content at all (`<X/>`, WBXML tag
     /// without the content bit).
     Start {
@@ -19,7 +20,29 @@ pub(crate) enum Event {
         empty: bool,
     },
     /// The open element ends; XML names the element closed, WBXML does not.
-    End(Option<Element>),
+    End(Option<EndTag<'a>>),
+}
+
+/// An XML end tag: the name it gives, not looked up (only a structural check needs it,
+/// and comparing it with the element it must close is cheaper than a lookup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EndTag<'a> {
+    /// The name in the tag.
+    pub name: &'a [u8],
+    /// Where the tag starts.
+    pub at: usize,
+}
+
+impl EndTag<'_> {
+    /// Checks that the tag closes `el`: a name that is no element is refused as in a
+    /// start tag (at the tag), a known other one is a mismatch at `mismatch_at`.
+    pub(crate) fn closes(&self, el: Element, mismatch_at: usize) -> Result<(), DecodeError> {
+        if self.name == el.name().as_bytes() {
+            return Ok(());
+        }
+        xml::reader::element(self.name, self.at)?;
+        Err(DecodeError::at(DecodeErrorKind::Mismatch, mismatch_at))
+    }
 }
 
 /// A position in a received message, in either encoding. A few words, copied freely:
@@ -38,7 +61,7 @@ impl<'a> Reader<'a> {
     // Not inlined: the typed decoder calls the reader from many places, and one copy of
     // each encoding's tokenizer is worth more flash than the call costs.
     #[inline(never)]
-    pub(crate) fn next(&mut self) -> Result<Event, DecodeError> {
+    pub(crate) fn next(&mut self) -> Result<Event<'a>, DecodeError> {
         match self {
             Reader::Xml(r) => r.next(),
             Reader::Wbxml(r) => r.next(),

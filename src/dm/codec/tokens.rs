@@ -42,14 +42,6 @@ macro_rules! elements {
                 match self { $(Element::$variant => $content,)+ }
             }
 
-
-            /// The element with WBXML `token` on code `page`.
-            pub const fn from_token(page: u8, token: u8) -> Option<Element> {
-                match (page, token) {
-                    $(($page, $token) => Some(Element::$variant),)+
-                    _ => None,
-                }
-            }
         }
     };
 }
@@ -148,35 +140,66 @@ const fn name_hash(name: &[u8]) -> usize {
     h & (NAME_SLOTS - 1)
 }
 
-/// Open-addressing table from name hash to `1 + index in Element::ALL` (0 = free),
-/// built at compile time: a lookup costs one hash and usually one comparison.
+/// Open-addressing table from name hash to element, built at compile time: a lookup
+/// costs one hash and usually one comparison.
 // Indexing here runs in the compiler only (slots are masked, fewer elements than slots):
 // a mistake would fail the build, never a device.
 #[allow(clippy::indexing_slicing)]
-static NAME_TABLE: [u8; NAME_SLOTS] = {
-    let mut table = [0u8; NAME_SLOTS];
-    let mut i = 0;
+static NAME_TABLE: [Option<Element>; NAME_SLOTS] = {
+    let mut table = [None; NAME_SLOTS];
     let mut rest = Element::ALL;
     while let [el, tail @ ..] = rest {
         let mut slot = name_hash(el.name().as_bytes());
-        while table[slot] != 0 {
+        while table[slot].is_some() {
             slot = (slot + 1) & (NAME_SLOTS - 1);
         }
-        table[slot] = i + 1;
-        i += 1;
+        table[slot] = Some(*el);
+        rest = tail;
+    }
+    table
+};
+
+/// Tokens of a code page (tag tokens are six bits).
+const PAGE_TOKENS: usize = 64;
+
+/// The element of each (code page, token), at `page * 64 + token`, built at compile time:
+/// a lookup costs one load.
+// Indexing here runs in the compiler only (pages are 0 and 1, tokens below 64): a mistake
+// would fail the build, never a device.
+#[allow(clippy::indexing_slicing)]
+const BY_TOKEN: [Option<Element>; 2 * PAGE_TOKENS] = {
+    let mut table = [None; 2 * PAGE_TOKENS];
+    let mut rest = Element::ALL;
+    while let [el, tail @ ..] = rest {
+        table[el.page() as usize * PAGE_TOKENS + el.token() as usize] = Some(*el);
         rest = tail;
     }
     table
 };
 
 impl Element {
+    /// The element with WBXML `token` on code `page`.
+    pub const fn from_token(page: u8, token: u8) -> Option<Element> {
+        let index = page as usize * PAGE_TOKENS + token as usize;
+        if token as usize >= PAGE_TOKENS || index >= BY_TOKEN.len() {
+            return None;
+        }
+        // In bounds: checked just above.
+        #[allow(clippy::indexing_slicing)]
+        BY_TOKEN[index]
+    }
+
     /// The element with XML name `name` (names are unique across both pages).
     pub fn from_name(name: &str) -> Option<Element> {
-        let mut slot = name_hash(name.as_bytes());
+        Element::from_name_bytes(name.as_bytes())
+    }
+
+    /// [`Element::from_name`] of the name's bytes.
+    pub(crate) fn from_name_bytes(name: &[u8]) -> Option<Element> {
+        let mut slot = name_hash(name);
         loop {
-            let index = usize::from(*NAME_TABLE.get(slot)?);
-            let el = *Element::ALL.get(index.checked_sub(1)?)?;
-            if el.name() == name {
+            let el = (*NAME_TABLE.get(slot)?)?;
+            if el.name().as_bytes() == name {
                 return Some(el);
             }
             slot = (slot + 1) & (NAME_SLOTS - 1);
@@ -229,6 +252,8 @@ pub(crate) struct Model {
     /// typed decoder skip them; inside an Item, a header or a Meta, real peers vary the
     /// order (the digest's Generic Alert puts Source before Target).
     pub ordered: bool,
+    /// Bit `i` set when child `i` is required (occurs `One` or `OneOrMore`).
+    pub required: u32,
 }
 
 /// One allowed child.
@@ -267,6 +292,7 @@ const fn unordered(children: &'static [Child]) -> Model {
     Model {
         children,
         ordered: false,
+        required: required(children),
     }
 }
 
@@ -274,7 +300,23 @@ const fn ordered(children: &'static [Child]) -> Model {
     Model {
         children,
         ordered: true,
+        required: required(children),
     }
+}
+
+/// The mask of the required children (a model has at most 32 children: a test checks).
+const fn required(children: &'static [Child]) -> u32 {
+    let mut mask = 0;
+    let mut i = 0;
+    let mut rest = children;
+    while let [child, tail @ ..] = rest {
+        if matches!(child.occurs, One | OneOrMore) {
+            mask |= 1u32 << (i & 31);
+        }
+        i += 1;
+        rest = tail;
+    }
+    mask
 }
 
 static SYNC_ML: Model = ordered(&[c(E::SyncHdr, One, 0), c(E::SyncBody, One, 1)]);
@@ -423,6 +465,9 @@ static MEM: Model = unordered(&[
 pub(crate) struct Progress {
     /// Rank of the last child admitted.
     rank: u8,
+    /// Index in the model of the last child admitted: the next child is looked for from
+    /// there (children mostly come in model order).
+    at: u8,
     /// Bit `i` set when child `i` of the model was seen.
     seen: u32,
 }
@@ -450,12 +495,18 @@ impl Progress {
         let Content::Container(model) = parent.content() else {
             return Err(Refusal::NotAllowed);
         };
-        let (index, rule) = model
+        let (head, tail) = model
             .children
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.el == child)
-            .ok_or(Refusal::NotAllowed)?;
+            .split_at_checked(usize::from(self.at))
+            .unwrap_or((&[], model.children));
+        let index = match tail.iter().position(|r| r.el == child) {
+            Some(i) => head.len() + i,
+            None => head
+                .iter()
+                .position(|r| r.el == child)
+                .ok_or(Refusal::NotAllowed)?,
+        };
+        let rule = model.children.get(index).ok_or(Refusal::NotAllowed)?;
         if (encoding || model.ordered) && rule.rank < self.rank {
             return Err(Refusal::OutOfOrder);
         }
@@ -465,6 +516,7 @@ impl Progress {
         }
         self.seen |= bit;
         self.rank = rule.rank;
+        self.at = u8::try_from(index).unwrap_or(0);
         Ok(())
     }
 
@@ -473,14 +525,14 @@ impl Progress {
         let Content::Container(model) = parent.content() else {
             return None;
         };
+        let lacking = model.required & !self.seen;
+        if lacking == 0 {
+            return None;
+        }
         model
             .children
-            .iter()
-            .enumerate()
-            .find(|(i, r)| {
-                matches!(r.occurs, One | OneOrMore) && self.seen & (1u32 << (i & 31)) == 0
-            })
-            .map(|(_, r)| r.el)
+            .get(lacking.trailing_zeros() as usize)
+            .map(|r| r.el)
     }
 }
 

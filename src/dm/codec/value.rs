@@ -121,6 +121,9 @@ impl<'a> Value<'a> {
 
     /// Length of the decoded content in bytes.
     pub fn len(&self) -> usize {
+        if let Some(b) = self.as_bytes() {
+            return b.len();
+        }
         let mut scratch = [0; 4];
         self.pieces().map(|p| p.bytes(&mut scratch).len()).sum()
     }
@@ -135,6 +138,10 @@ impl<'a> Value<'a> {
         &self,
         mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
+        // Most values are one run: no piece machinery for them.
+        if let Some(b) = self.as_bytes() {
+            return f(b);
+        }
         let mut scratch = [0; 4];
         for piece in self.pieces() {
             f(piece.bytes(&mut scratch))?;

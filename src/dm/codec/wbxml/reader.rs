@@ -2,7 +2,7 @@
 
 use super::{
     END, ENTITY, OPAQUE, PUBLIC_ID_SYNCML_11, PUBLIC_ID_SYNCML_12, PUBLIC_ID_UNKNOWN, STR_I, STR_T,
-    SWITCH_PAGE, mb_u32, table_str,
+    SWITCH_PAGE, TAG_CONTENT, mb_u32, table_str,
 };
 use crate::dm::codec::error::{DecodeError, DecodeErrorKind as K};
 use crate::dm::codec::reader::Event;
@@ -151,7 +151,7 @@ impl<'a> WbxmlReader<'a> {
         })
     }
 
-    pub(crate) fn next(&mut self) -> Result<Event, DecodeError> {
+    pub(crate) fn next(&mut self) -> Result<Event<'a>, DecodeError> {
         loop {
             let at = self.pos;
             let token = self.byte()?;
@@ -167,7 +167,7 @@ impl<'a> WbxmlReader<'a> {
         }
     }
 
-    fn tag(&self, token: u8, at: usize) -> Result<Event, DecodeError> {
+    fn tag(&self, token: u8, at: usize) -> Result<Event<'a>, DecodeError> {
         if token & 0x80 != 0 {
             return Err(DecodeError::at(K::UnknownToken, at));
         }
@@ -226,12 +226,13 @@ impl<'a> WbxmlReader<'a> {
         })
     }
 
+    /// Skips to just after the `END` of the open element. Only used on content the
+    /// structural check has already read, so nothing is looked up or validated again:
+    /// strings are stepped over to their NUL, tags only count by their content bit.
     pub(crate) fn skip_rest(&mut self) -> Result<(), DecodeError> {
         let mut depth = 0usize;
         loop {
-            let at = self.pos;
-            let token = self.byte()?;
-            match token {
+            match self.byte()? {
                 SWITCH_PAGE => self.page = self.byte()?,
                 END => {
                     if depth == 0 {
@@ -239,14 +240,23 @@ impl<'a> WbxmlReader<'a> {
                     }
                     depth -= 1;
                 }
-                t if t & 0x3F < 0x05 => {
-                    self.content(t)?;
+                STR_I => {
+                    let rest = self.doc.get(self.pos..).unwrap_or_default();
+                    let nul = rest
+                        .iter()
+                        .position(|&b| b == 0)
+                        .ok_or_else(|| self.error(K::Truncated))?;
+                    self.pos += nul + 1;
                 }
-                t => {
-                    if let Event::Start { empty: false, .. } = self.tag(t, at)? {
-                        depth += 1;
-                    }
+                STR_T | ENTITY => {
+                    self.mb()?;
                 }
+                OPAQUE => {
+                    let len = usize::try_from(self.mb()?).map_err(|_| self.error(K::Overflow))?;
+                    self.take(len)?;
+                }
+                t if t & TAG_CONTENT != 0 => depth += 1,
+                _ => {}
             }
         }
     }

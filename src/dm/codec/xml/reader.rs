@@ -20,7 +20,7 @@
 
 use super::namespace_of;
 use crate::dm::codec::error::{DecodeError, DecodeErrorKind as K};
-use crate::dm::codec::reader::Event;
+use crate::dm::codec::reader::{EndTag, Event};
 use crate::dm::codec::tokens::Element;
 use crate::dm::codec::value::Value;
 
@@ -44,12 +44,12 @@ pub(crate) enum Ns {
 enum Markup<'a> {
     /// A start tag.
     Start {
-        name: &'a str,
+        name: &'a [u8],
         empty: bool,
         ns: Option<Ns>,
     },
     /// An end tag.
-    End(&'a str),
+    End(&'a [u8]),
     /// A CDATA section's text.
     Cdata(&'a str),
     /// A comment or processing instruction.
@@ -157,21 +157,22 @@ impl<'a> XmlReader<'a> {
 
     /// An XML name (ASCII name characters; any non-ASCII byte is taken as a name
     /// character too, and then fails the element lookup).
-    fn name(&mut self) -> Result<&'a str, DecodeError> {
-        let start = self.pos;
-        let n = self.rest().iter().take_while(|&&b| is_name_byte(b)).count();
-        match self.rest().first() {
+    fn name(&mut self) -> Result<&'a [u8], DecodeError> {
+        let rest = self.rest();
+        let n = rest.iter().take_while(|&&b| is_name_byte(b)).count();
+        match rest.first() {
             None => return Err(self.truncated()),
             Some(b) if n == 0 || b.is_ascii_digit() || *b == b'-' || *b == b'.' => {
                 return Err(self.syntax());
             }
             Some(_) => {}
         }
-        self.pos += n;
-        if self.rest().is_empty() {
+        if n == rest.len() {
+            self.pos += n;
             return Err(self.truncated());
         }
-        Ok(self.since(start))
+        self.pos += n;
+        Ok(rest.get(..n).unwrap_or_default())
     }
 
     /// A quoted attribute value (without `<`).
@@ -292,7 +293,7 @@ impl<'a> XmlReader<'a> {
             Some(b'?') => {
                 self.pos += 2;
                 let target = self.name()?;
-                if target.eq_ignore_ascii_case("xml") {
+                if target.eq_ignore_ascii_case(b"xml") {
                     return Err(self.syntax());
                 }
                 self.skip_past(b"?>")?;
@@ -331,7 +332,7 @@ impl<'a> XmlReader<'a> {
                     self.expect(b'=')?;
                     self.space();
                     let value = self.quoted()?;
-                    if attr == "xmlns" {
+                    if attr == b"xmlns" {
                         ns = Some(
                             namespace_of(value).ok_or_else(|| DecodeError::at(K::Namespace, at))?,
                         );
@@ -341,11 +342,13 @@ impl<'a> XmlReader<'a> {
         }
     }
 
-    /// Character data up to the next `<`; control characters and `]]>` are refused.
-    fn text_run(&mut self) -> Result<&'a str, DecodeError> {
+    /// Character data up to the next `<`, and whether it holds a `&`; control characters
+    /// and `]]>` are refused.
+    fn text_run(&mut self) -> Result<(&'a str, bool), DecodeError> {
         let start = self.pos;
         let rest = self.rest();
         let mut end = None;
+        let mut amp = false;
         for (i, &b) in rest.iter().enumerate() {
             // One comparison for most bytes: everything of interest is at most '>'.
             if b > b'>' {
@@ -356,6 +359,7 @@ impl<'a> XmlReader<'a> {
                     end = Some(i);
                     break;
                 }
+                b'&' => amp = true,
                 b'>' if rest.get(..i).is_some_and(|t| t.ends_with(b"]]")) => {
                     return Err(DecodeError::at(K::Syntax, start + i));
                 }
@@ -366,10 +370,11 @@ impl<'a> XmlReader<'a> {
             }
         }
         self.pos += end.ok_or_else(|| self.truncated())?;
-        Ok(self.since(start))
+        Ok((self.since(start), amp))
     }
 
-    pub(crate) fn next(&mut self) -> Result<Event, DecodeError> {
+    /// The next start or end tag; an end tag's name is not looked up (see [`EndTag`]).
+    pub(crate) fn next(&mut self) -> Result<Event<'a>, DecodeError> {
         loop {
             let at = self.pos;
             match self.rest().first() {
@@ -381,12 +386,17 @@ impl<'a> XmlReader<'a> {
                             empty,
                         });
                     }
-                    Markup::End(name) => return Ok(Event::End(Some(element(name, at)?))),
+                    Markup::End(name) => return Ok(Event::End(Some(EndTag { name, at }))),
                     Markup::Cdata(_) => return Err(DecodeError::at(K::Syntax, at)),
                     Markup::Skipped => {}
                 },
                 Some(_) => {
-                    if !self.text_run()?.bytes().all(is_space) {
+                    // Whitespace up to markup, the usual case, needs no other check.
+                    if self.space() && self.rest().first() == Some(&b'<') {
+                        continue;
+                    }
+                    self.pos = at;
+                    if !self.text_run()?.0.bytes().all(is_space) {
                         return Err(DecodeError::at(K::Syntax, at));
                     }
                 }
@@ -416,9 +426,7 @@ impl<'a> XmlReader<'a> {
                         return Err(DecodeError::at(K::Unexpected(element(name, at)?), at));
                     }
                     Markup::End(name) => {
-                        if element(name, at)? != el {
-                            return Err(DecodeError::at(K::Mismatch, at));
-                        }
+                        (EndTag { name, at }).closes(el, at)?;
                         return Ok(if raw || runs > 1 {
                             Value::raw_xml(self.text.get(start..at).unwrap_or_default())
                         } else {
@@ -427,9 +435,9 @@ impl<'a> XmlReader<'a> {
                     }
                 },
                 Some(_) => {
-                    let text = self.text_run()?;
+                    let (text, amp) = self.text_run()?;
                     runs += 1;
-                    raw |= text.contains('&');
+                    raw |= amp;
                     only = text;
                 }
             }
@@ -505,9 +513,9 @@ impl<'a> XmlReader<'a> {
 }
 
 /// The table element named by a start or end tag; prefixed names are refused.
-fn element(name: &str, at: usize) -> Result<Element, DecodeError> {
-    Element::from_name(name).ok_or_else(|| {
-        let kind = if name.contains(':') {
+pub(crate) fn element(name: &[u8], at: usize) -> Result<Element, DecodeError> {
+    Element::from_name_bytes(name).ok_or_else(|| {
+        let kind = if name.contains(&b':') {
             K::Namespace
         } else {
             K::UnknownElement
