@@ -37,7 +37,7 @@ impl EndTag<'_> {
     /// Checks that the tag closes `el`: a name that is no element is refused as in a
     /// start tag (at the tag), a known other one is a mismatch at `mismatch_at`.
     pub(crate) fn closes(&self, el: Element, mismatch_at: usize) -> Result<(), DecodeError> {
-        if self.name == el.name().as_bytes() {
+        if el.is_named(self.name) {
             return Ok(());
         }
         xml::reader::element(self.name, self.at)?;

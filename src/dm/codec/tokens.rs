@@ -129,15 +129,20 @@ elements! {
 /// Slots of the name lookup table (a power of two, over twice the element count).
 const NAME_SLOTS: usize = 256;
 
-/// Where a name starts probing the lookup table.
+/// One step of the name hash, byte by byte from 0: a reader hashes a name as it scans it.
+pub(crate) const fn hash_step(h: usize, b: u8) -> usize {
+    h.wrapping_mul(31).wrapping_add(b as usize)
+}
+
+/// The hash of a name; its low bits are where the name starts probing the lookup table.
 const fn name_hash(name: &[u8]) -> usize {
-    let mut h: usize = name.len();
+    let mut h = 0;
     let mut rest = name;
     while let [b, tail @ ..] = rest {
-        h = h.wrapping_mul(31).wrapping_add(*b as usize);
+        h = hash_step(h, *b);
         rest = tail;
     }
-    h & (NAME_SLOTS - 1)
+    h
 }
 
 /// Open-addressing table from name hash to element, built at compile time: a lookup
@@ -149,7 +154,7 @@ static NAME_TABLE: [Option<Element>; NAME_SLOTS] = {
     let mut table = [None; NAME_SLOTS];
     let mut rest = Element::ALL;
     while let [el, tail @ ..] = rest {
-        let mut slot = name_hash(el.name().as_bytes());
+        let mut slot = name_hash(el.name().as_bytes()) & (NAME_SLOTS - 1);
         while table[slot].is_some() {
             slot = (slot + 1) & (NAME_SLOTS - 1);
         }
@@ -196,14 +201,26 @@ impl Element {
 
     /// [`Element::from_name`] of the name's bytes.
     pub(crate) fn from_name_bytes(name: &[u8]) -> Option<Element> {
-        let mut slot = name_hash(name);
+        Element::from_hashed_name(name, name_hash(name))
+    }
+
+    /// [`Element::from_name`] of the name's bytes and their hash (from [`hash_step`]).
+    pub(crate) fn from_hashed_name(name: &[u8], hash: usize) -> Option<Element> {
+        let mut slot = hash & (NAME_SLOTS - 1);
         loop {
             let el = (*NAME_TABLE.get(slot)?)?;
-            if el.name().as_bytes() == name {
+            if el.is_named(name) {
                 return Some(el);
             }
             slot = (slot + 1) & (NAME_SLOTS - 1);
         }
+    }
+
+    /// Whether `name` is the element's XML name. A loop rather than a call of `memcmp`:
+    /// names are short, and most comparisons are decided by the length.
+    pub(crate) fn is_named(self, name: &[u8]) -> bool {
+        let own = self.name().as_bytes();
+        own.len() == name.len() && own.iter().zip(name).all(|(a, b)| a == b)
     }
 
     /// Whether the element is a command that may stand in `SyncBody`.

@@ -21,7 +21,7 @@
 use super::namespace_of;
 use crate::dm::codec::error::{DecodeError, DecodeErrorKind as K};
 use crate::dm::codec::reader::{EndTag, Event};
-use crate::dm::codec::tokens::Element;
+use crate::dm::codec::tokens::{Element, hash_step};
 use crate::dm::codec::value::Value;
 
 /// A position in an XML document.
@@ -373,22 +373,86 @@ impl<'a> XmlReader<'a> {
         Ok((self.since(start), amp))
     }
 
+    /// A plain start tag (`<Name>`, `<Name/>`) or end tag (`</Name>`) of a known element
+    /// at `<`, the usual markup, read in one scan that also hashes the name; `None`, with
+    /// nothing read, for anything else (the general path then reads it, errors included).
+    fn plain_tag(&mut self) -> Option<Event<'a>> {
+        let at = self.pos;
+        let (is_end, tail) = match self.rest() {
+            [b'<', b'/', tail @ ..] => (true, tail),
+            [b'<', tail @ ..] => (false, tail),
+            _ => return None,
+        };
+        let first = *tail.first()?;
+        if !(first.is_ascii_alphabetic() || first == b'_') {
+            return None;
+        }
+        let mut hash = 0;
+        let mut n = 0;
+        for &b in tail {
+            if !is_name_byte(b) {
+                break;
+            }
+            hash = hash_step(hash, b);
+            n += 1;
+        }
+        let name = tail.get(..n)?;
+        let (event, close) = match (is_end, tail.get(n..)?) {
+            (true, [b'>', ..]) => (Event::End(Some(EndTag { name, at })), 1),
+            (false, [b'>', ..]) => (
+                Event::Start {
+                    el: Element::from_hashed_name(name, hash)?,
+                    empty: false,
+                },
+                1,
+            ),
+            (false, [b'/', b'>', ..]) => (
+                Event::Start {
+                    el: Element::from_hashed_name(name, hash)?,
+                    empty: true,
+                },
+                2,
+            ),
+            _ => return None,
+        };
+        self.pos = at + 1 + usize::from(is_end) + n + close;
+        Some(event)
+    }
+
+    /// The end tag of `el` written plainly (`</Name>`) at the current position, read;
+    /// whether it was there.
+    fn plain_end(&mut self, el: Element) -> bool {
+        let name = el.name().as_bytes();
+        let Some(tail) = self.rest().strip_prefix(b"</") else {
+            return false;
+        };
+        let plain = tail.get(..name.len()).is_some_and(|t| el.is_named(t))
+            && tail.get(name.len()) == Some(&b'>');
+        if plain {
+            self.pos += name.len() + 3;
+        }
+        plain
+    }
+
     /// The next start or end tag; an end tag's name is not looked up (see [`EndTag`]).
     pub(crate) fn next(&mut self) -> Result<Event<'a>, DecodeError> {
         loop {
             let at = self.pos;
             match self.rest().first() {
                 None => return Err(self.truncated()),
-                Some(b'<') => match self.markup()? {
-                    Markup::Start { name, empty, .. } => {
-                        return Ok(Event::Start {
-                            el: element(name, at)?,
-                            empty,
-                        });
-                    }
-                    Markup::End(name) => return Ok(Event::End(Some(EndTag { name, at }))),
-                    Markup::Cdata(_) => return Err(DecodeError::at(K::Syntax, at)),
-                    Markup::Skipped => {}
+                Some(b'<') => match self.plain_tag() {
+                    Some(event) => return Ok(event),
+                    None => match self.markup()? {
+                        Markup::Start { name, empty, .. } => {
+                            return Ok(Event::Start {
+                                el: element(name, at)?,
+                                empty,
+                            });
+                        }
+                        Markup::End(name) => return Ok(Event::End(Some(EndTag { name, at }))),
+                        Markup::Cdata(_) => return Err(DecodeError::at(K::Syntax, at)),
+                        Markup::Skipped => {}
+                    },
                 },
                 Some(_) => {
                     // Whitespace up to markup, the usual case, needs no other check.
@@ -416,6 +480,13 @@ impl<'a> XmlReader<'a> {
             let at = self.pos;
             match self.rest().first() {
                 None => return Err(self.truncated()),
+                Some(b'<') if self.plain_end(el) => {
+                    return Ok(if raw || runs > 1 {
+                        Value::raw_xml(self.text.get(start..at).unwrap_or_default())
+                    } else {
+                        Value::text(only)
+                    });
+                }
                 Some(b'<') => match self.markup()? {
                     Markup::Cdata(text) => {
                         runs += 1;
@@ -450,47 +521,53 @@ impl<'a> XmlReader<'a> {
     pub(crate) fn skip_rest(&mut self) -> Result<(), DecodeError> {
         let mut depth = 0usize;
         loop {
-            let lt = self
-                .rest()
+            let rest = self.rest();
+            let lt = rest
                 .iter()
                 .position(|&b| b == b'<')
                 .ok_or_else(|| self.truncated())?;
             self.pos += lt;
-            let rest = self.rest();
-            if rest.starts_with(b"<!--") {
-                self.skip_past(b"-->")?;
-            } else if rest.starts_with(b"<![CDATA[") {
-                self.skip_past(b"]]>")?;
-            } else if rest.starts_with(b"<?") {
-                self.skip_past(b"?>")?;
-            } else if rest.starts_with(b"</") {
-                self.skip_past(b">")?;
-                if depth == 0 {
-                    return Ok(());
+            let rest = rest.get(lt..).unwrap_or_default();
+            match rest.get(1) {
+                Some(b'/') => {
+                    self.skip_past(b">")?;
+                    if depth == 0 {
+                        return Ok(());
+                    }
+                    depth -= 1;
                 }
-                depth -= 1;
-            } else {
-                let mut quote = None;
-                let close = rest
-                    .iter()
-                    .position(|&b| match quote {
-                        Some(q) => {
-                            if b == q {
-                                quote = None;
-                            }
-                            false
+                Some(b'!') if rest.starts_with(b"<!--") => self.skip_past(b"-->")?,
+                Some(b'!') => self.skip_past(b"]]>")?,
+                Some(b'?') => self.skip_past(b"?>")?,
+                _ => {
+                    // A start tag: to its `>`, stepping over quoted attribute values.
+                    let mut end = 0;
+                    loop {
+                        let tail = rest.get(end..).unwrap_or_default();
+                        let i = tail
+                            .iter()
+                            .position(|&b| matches!(b, b'>' | b'"' | b'\''))
+                            .ok_or_else(|| self.truncated())?;
+                        let Some(&b) = tail.get(i) else {
+                            return Err(self.truncated());
+                        };
+                        end += i + 1;
+                        if b == b'>' {
+                            break;
                         }
-                        None if b == b'"' || b == b'\'' => {
-                            quote = Some(b);
-                            false
-                        }
-                        None => b == b'>',
-                    })
-                    .ok_or_else(|| self.truncated())?;
-                if close.checked_sub(1).and_then(|j| rest.get(j)) != Some(&b'/') {
-                    depth += 1;
+                        let close = rest
+                            .get(end..)
+                            .unwrap_or_default()
+                            .iter()
+                            .position(|&q| q == b)
+                            .ok_or_else(|| self.truncated())?;
+                        end += close + 1;
+                    }
+                    if rest.get(end.wrapping_sub(2)) != Some(&b'/') {
+                        depth += 1;
+                    }
+                    self.pos += end;
                 }
-                self.pos += close + 1;
             }
         }
     }
@@ -524,17 +601,43 @@ pub(crate) fn element(name: &[u8], at: usize) -> Result<Element, DecodeError> {
     })
 }
 
-/// A byte of an XML name: ASCII letters, digits, `_ : . -`, and any byte of a non-ASCII
-/// character. Letters are tested first, with one subtraction and one comparison.
+/// Class bit of the bytes of an XML name: ASCII letters, digits, `_ : . -`, and any byte
+/// of a non-ASCII character.
+const NAME: u8 = 1;
+/// Class bit of XML whitespace.
+const SPACE: u8 = 2;
+
+/// The class bits of each byte value, built at compile time: one load per byte.
+// Indexing here runs in the compiler only (256 entries, indices below 256).
+#[allow(clippy::indexing_slicing)]
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.' | b'-') || c >= 0x80 {
+            table[b] = NAME;
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            table[b] = SPACE;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The class bits of `b`.
+fn class(b: u8) -> u8 {
+    // A `u8` indexes 256 entries: always in bounds.
+    #[allow(clippy::indexing_slicing)]
+    CLASS[usize::from(b)]
+}
+
 fn is_name_byte(b: u8) -> bool {
-    (b | 0x20).wrapping_sub(b'a') < 26
-        || b.wrapping_sub(b'0') < 10
-        || matches!(b, b'_' | b':' | b'.' | b'-')
-        || b >= 0x80
+    class(b) & NAME != 0
 }
 
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+    class(b) & SPACE != 0
 }
 
 /// Position of `needle` in `hay`.
