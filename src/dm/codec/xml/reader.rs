@@ -388,14 +388,20 @@ impl<'a> XmlReader<'a> {
             return None;
         }
         let mut hash = 0;
-        let mut n = 0;
-        for &b in tail {
-            if !is_name_byte(b) {
-                break;
+        let n = if is_end {
+            // An end tag's name is compared, not looked up: no hash.
+            tail.iter().take_while(|&&b| is_name_byte(b)).count()
+        } else {
+            let mut n = 0;
+            for &b in tail {
+                if !is_name_byte(b) {
+                    break;
+                }
+                hash = hash_step(hash, b);
+                n += 1;
             }
-            hash = hash_step(hash, b);
-            n += 1;
-        }
+            n
+        };
         let name = tail.get(..n)?;
         let (event, close) = match (is_end, tail.get(n..)?) {
             (true, [b'>', ..]) => (Event::End(Some(EndTag { name, at })), 1),
@@ -530,7 +536,11 @@ impl<'a> XmlReader<'a> {
             let rest = rest.get(lt..).unwrap_or_default();
             match rest.get(1) {
                 Some(b'/') => {
-                    self.skip_past(b">")?;
+                    let gt = rest
+                        .iter()
+                        .position(|&b| b == b'>')
+                        .ok_or_else(|| self.truncated())?;
+                    self.pos += gt + 1;
                     if depth == 0 {
                         return Ok(());
                     }
