@@ -13,7 +13,7 @@ use heapless::Vec;
 use super::MAX_NESTING;
 use super::error::{DecodeError, DecodeErrorKind as K};
 use super::reader::{Event, Reader};
-use super::tokens::{Content, Element, Progress, Refusal};
+use super::tokens::{Content, Element, Model, Progress, Refusal};
 use super::value::Piece;
 
 /// Open elements the check tracks: SyncML, SyncBody, the nested containers, a command,
@@ -32,14 +32,20 @@ pub(crate) struct Outline<'a> {
 
 struct Frame {
     el: Element,
+    /// The element's content model (looked up once, when it opens).
+    model: &'static Model,
     progress: Progress,
 }
 
 /// Checks the message whose root start tag `r` has just read.
 pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
     let mut stack: Vec<Frame, MAX_DEPTH> = Vec::new();
+    let Content::Container(root_model) = Element::SyncML.content() else {
+        return Err(DecodeError::at(K::Syntax, 0));
+    };
     let root = Frame {
         el: Element::SyncML,
+        model: root_model,
         progress: Progress::default(),
     };
     stack
@@ -56,8 +62,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                 let top = stack
                     .last_mut()
                     .ok_or_else(|| DecodeError::at(K::Syntax, at))?;
-                let parent = top.el;
-                top.progress.admit(parent, el, false).map_err(|refusal| {
+                top.progress.admit_in(top.model, el, false).map_err(|refusal| {
                     DecodeError::at(
                         match refusal {
                             Refusal::NotAllowed => K::Unexpected(el),
@@ -68,7 +73,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                     )
                 })?;
                 match el.content() {
-                    Content::Container(_) => {
+                    Content::Container(model) => {
                         if matches!(el, Element::Atomic | Element::Sequence) {
                             nesting += 1;
                             if nesting > MAX_NESTING {
@@ -82,6 +87,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                         }
                         let frame = Frame {
                             el,
+                            model,
                             progress: Progress::default(),
                         };
                         if empty {
@@ -142,7 +148,7 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
 
 /// Closes `frame`: its required children must all have come.
 fn close(frame: Frame, nesting: &mut usize, at: usize) -> Result<(), DecodeError> {
-    if let Some(missing) = frame.progress.missing(frame.el) {
+    if let Some(missing) = frame.progress.missing_in(frame.model) {
         return Err(DecodeError::at(K::Missing(missing), at));
     }
     if matches!(frame.el, Element::Atomic | Element::Sequence) {

@@ -512,6 +512,16 @@ impl Progress {
         let Content::Container(model) = parent.content() else {
             return Err(Refusal::NotAllowed);
         };
+        self.admit_in(model, child, encoding)
+    }
+
+    /// [`Progress::admit`] under a parent whose content model is `model`.
+    pub(crate) fn admit_in(
+        &mut self,
+        model: &Model,
+        child: Element,
+        encoding: bool,
+    ) -> Result<(), Refusal> {
         let (head, tail) = model
             .children
             .split_at_checked(usize::from(self.at))
@@ -542,6 +552,11 @@ impl Progress {
         let Content::Container(model) = parent.content() else {
             return None;
         };
+        self.missing_in(model)
+    }
+
+    /// [`Progress::missing`] under a parent whose content model is `model`.
+    pub(crate) fn missing_in(&self, model: &Model) -> Option<Element> {
         let lacking = model.required & !self.seen;
         if lacking == 0 {
             return None;
