@@ -62,16 +62,18 @@ pub(crate) fn check(mut r: Reader<'_>) -> Result<Outline<'_>, DecodeError> {
                 let top = stack
                     .last_mut()
                     .ok_or_else(|| DecodeError::at(K::Syntax, at))?;
-                top.progress.admit_in(top.model, el, false).map_err(|refusal| {
-                    DecodeError::at(
-                        match refusal {
-                            Refusal::NotAllowed => K::Unexpected(el),
-                            Refusal::OutOfOrder => K::OutOfOrder(el),
-                            Refusal::Duplicate => K::Duplicate(el),
-                        },
-                        at,
-                    )
-                })?;
+                top.progress
+                    .admit_in(top.model, el, false)
+                    .map_err(|refusal| {
+                        DecodeError::at(
+                            match refusal {
+                                Refusal::NotAllowed => K::Unexpected(el),
+                                Refusal::OutOfOrder => K::OutOfOrder(el),
+                                Refusal::Duplicate => K::Duplicate(el),
+                            },
+                            at,
+                        )
+                    })?;
                 match el.content() {
                     Content::Container(model) => {
                         if matches!(el, Element::Atomic | Element::Sequence) {
