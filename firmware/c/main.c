@@ -4,37 +4,40 @@
  * the host bridge (serial.c), driven round by round by the bridge's `seed-flows` backend
  * (control requests `scomo-bridge:config`, `:next` and `:report`; see firmware/README.md).
  *
- * Stores: plain RAM in `.noinit`, which survives the system reset of the `reboot` round (a
- * real device keeps them in flash; the contracts in scomo.h say what each must guarantee,
- * and a write to RAM between two calls is atomic as far as a reset between calls goes).
+ * Stores: the component store and the state store on NOR flash emulated in RAM (stores.c,
+ * nor.c), in `.noinit`, which survives the system reset of the `reboot` round. Every
+ * operation the NOR rules refuse is counted; the run fails if there was any.
  *
  * Exit codes: 0 every round ran without a local error, 1 a round failed on the device,
- * 3 no configuration from the host or the agent would not start, 4 a fault, 5 the stack
- * overflowed while the agent started. */
+ * 2 a store broke a NOR flash rule, 3 no configuration from the host or the agent would not
+ * start, 4 a fault, 5 the stack overflowed while the agent started. */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "scomo.h"
 #include "serial.h"
+#include "stores.h"
 #include "uart.h"
 
-/* ---- What survives a reset (the stores and the boot count) ---- */
+/* ---- What survives a reset (the emulated NOR flash, the inventory and the boot count) ---- */
 
 /* What each board holds. lm3s6965evb has 64 KiB of RAM in all: the library is built with its
- * `small` capacities (SCOMO_SMALL), the stores hold the flows' small packages (3-4 KiB), and
- * the state store's records are as large as the library's scratch buffer. */
+ * `small` capacities (SCOMO_SMALL), the package slots hold the flows' small packages (3-4
+ * KiB), and a state bank holds a record as large as the library's scratch buffer and the
+ * agent's small records. */
 #if defined(BOARD_LM3S6965EVB)
 #define BOARD_NAME "lm3s6965evb"
-#define SLOT_CAP (5u * 1024u)
-#define RECORDS 6
+#define SLOT_PAGES 5 /* a meta page and 4 KiB of package */
+#define BANK_PAGES 3
 #define MSG_CAP 2048u
 #define HEAP_RESERVE (2u * 1024u) /* newlib-nano's stdout buffer */
 #elif defined(BOARD_MPS2_AN386)
 #define BOARD_NAME "mps2-an386"
-#define SLOT_CAP (200u * 1024u)
-#define RECORDS 8
+#define SLOT_PAGES 201 /* a meta page and 200 KiB of package */
+#define BANK_PAGES 9
 #define MSG_CAP 4096u
 #define HEAP_RESERVE (64u * 1024u)
 #else
@@ -42,143 +45,24 @@
 #endif
 #define SLOTS 2
 #define COMPONENTS 4
+#define NOR_SIZE STORES_NOR_SIZE(SLOTS, SLOT_PAGES, BANK_PAGES)
+/* Room the agent's other records (authentication, served sessions, acknowledgements,
+ * transfer) take in a state bank beside the largest one, the state record. */
+#define SMALL_RECORDS 512u
+_Static_assert(BANK_PAGES * NOR_PAGE >= STORES_BANK_HEADER + STORES_RECORD_HEADER +
+                                            SCOMO_SCRATCH_CAP + SMALL_RECORDS,
+               "a state bank holds the state record and the small records");
 #define WARM 0x05C0B007u
 
-struct slot {
-    scomo_package_state state;
-    uint64_t declared, len;
-    uint8_t bytes[SLOT_CAP];
-};
-struct record {
-    bool used;
-    uint16_t id;
-    size_t len;
-    uint8_t bytes[SCOMO_SCRATCH_CAP];
-};
 struct component {
     bool used, active;
     char id[64], version[32];
 };
-static struct {
-    uint32_t magic, boots;
-    struct slot slot[SLOTS];
-    struct record rec[RECORDS];
+static struct kept {
+    uint32_t magic, boots, nor_violations;
     struct component inv[COMPONENTS];
+    uint32_t nor[NOR_SIZE / 4]; /* the emulated chip: package slots, then two state banks */
 } keep __attribute__((section(".noinit")));
-
-/* ---- Component store ---- */
-
-static struct slot *slot_of(uint16_t k) { return k < SLOTS ? &keep.slot[k] : NULL; }
-
-static scomo_result cs_begin(void *u, uint16_t k, uint64_t declared) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    if (declared > SLOT_CAP) return SCOMO_RESULT_TOO_LARGE;
-    s->state = SCOMO_PACKAGE_PARTIAL;
-    s->declared = declared;
-    s->len = 0;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_write(void *u, uint16_t k, uint64_t off, const uint8_t *d, size_t n,
-                             uint64_t *durable) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    if (s->state != SCOMO_PACKAGE_PARTIAL || off != s->len) return SCOMO_RESULT_WRONG_STATE;
-    if (off + n > s->declared || off + n > SLOT_CAP) return SCOMO_RESULT_TOO_LARGE;
-    memcpy(s->bytes + off, d, n);
-    *durable = s->len = off + n;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_commit(void *u, uint16_t k, uint64_t len) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    if (s->state != SCOMO_PACKAGE_PARTIAL || len > s->len) return SCOMO_RESULT_WRONG_STATE;
-    s->state = SCOMO_PACKAGE_COMPLETE;
-    s->len = len;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_remove(void *u, uint16_t k) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    s->state = SCOMO_PACKAGE_NONE;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_inspect(void *u, uint16_t k, scomo_package_info *i) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    i->state = s->state;
-    i->declared_size = s->declared;
-    i->len = i->durable_len = s->state == SCOMO_PACKAGE_NONE ? 0 : s->len;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_resume(void *u, uint16_t k, scomo_package_info *i) {
-    scomo_result r = cs_inspect(u, k, i);
-    if (r != SCOMO_RESULT_OK) return r;
-    if (i->state == SCOMO_PACKAGE_NONE) return SCOMO_RESULT_NOT_FOUND;
-    if (i->state == SCOMO_PACKAGE_COMPLETE) return SCOMO_RESULT_WRONG_STATE;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result cs_read(void *u, uint16_t k, uint64_t off, uint8_t *buf, size_t cap,
-                            size_t *n) {
-    (void)u;
-    struct slot *s = slot_of(k);
-    if (!s) return SCOMO_RESULT_INVALID_KEY;
-    uint64_t left = off < s->len ? s->len - off : 0;
-    *n = left < cap ? (size_t)left : cap;
-    memcpy(buf, s->bytes + off, *n);
-    return SCOMO_RESULT_OK;
-}
-
-/* ---- State store ---- */
-
-static int find(uint16_t id) {
-    for (int i = 0; i < RECORDS; i++)
-        if (keep.rec[i].used && keep.rec[i].id == id) return i;
-    return -1;
-}
-static scomo_result ss_read(void *u, uint16_t id, uint8_t *buf, size_t cap, size_t *len) {
-    (void)u;
-    int i = find(id);
-    if (i < 0) return SCOMO_RESULT_NOT_FOUND;
-    if (keep.rec[i].len > cap) return SCOMO_RESULT_BUFFER_TOO_SMALL;
-    memcpy(buf, keep.rec[i].bytes, *len = keep.rec[i].len);
-    return SCOMO_RESULT_OK;
-}
-static scomo_result ss_write(void *u, uint16_t id, const uint8_t *b, size_t len) {
-    (void)u;
-    if (len > SCOMO_SCRATCH_CAP) return SCOMO_RESULT_TOO_LARGE;
-    int i = find(id);
-    for (int j = 0; i < 0 && j < RECORDS; j++)
-        if (!keep.rec[j].used) i = j;
-    if (i < 0) return SCOMO_RESULT_NO_SPACE;
-    memcpy(keep.rec[i].bytes, b, len);
-    keep.rec[i].len = len;
-    keep.rec[i].id = id;
-    keep.rec[i].used = true;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result ss_remove(void *u, uint16_t id) {
-    (void)u;
-    int i = find(id);
-    if (i >= 0) keep.rec[i].used = false;
-    return SCOMO_RESULT_OK;
-}
-static scomo_result ss_next(void *u, const uint16_t *after, uint16_t *next) {
-    (void)u;
-    int best = -1;
-    for (int i = 0; i < RECORDS; i++)
-        if (keep.rec[i].used && (!after || keep.rec[i].id > *after) &&
-            (best < 0 || keep.rec[i].id < best))
-            best = keep.rec[i].id;
-    if (best < 0) return SCOMO_RESULT_NOT_FOUND;
-    *next = (uint16_t)best;
-    return SCOMO_RESULT_OK;
-}
 
 /* ---- Installer: a package starts with `scomo-component id=.. version=.. ...\n` ---- */
 
@@ -488,16 +372,20 @@ int main(void) {
     stack_paint();
     uart_init();
     bool warm = keep.magic == WARM;
+    nor_attach((uint8_t *)keep.nor, sizeof keep.nor, &keep.nor_violations);
     if (!warm) {
-        memset(&keep, 0, sizeof keep);
+        memset(&keep, 0, offsetof(struct kept, nor));
+        nor_erase_all(); /* a blank chip */
         keep.magic = WARM;
     }
     unsigned boot = ++keep.boots;
     rng_state ^= boot;
-    printf("seed-flows (C) on " BOARD_NAME ", boot %u: RAM stores %s; agent storage %u B "
-           "(%u B used), stores %u B, stack room %u B\n",
+    printf("seed-flows (C) on " BOARD_NAME ", boot %u: NOR flash %s; agent storage %u B "
+           "(%u B used), NOR %u B (%u B package slots, %u B state banks), stack room %u B\n",
            boot, warm ? "kept across the reset" : "blank", (unsigned)sizeof storage,
-           (unsigned)scomo_agent_storage_size(), (unsigned)sizeof keep, (unsigned)stack_room());
+           (unsigned)scomo_agent_storage_size(), (unsigned)sizeof keep.nor,
+           (unsigned)(SLOTS * SLOT_PAGES * NOR_PAGE), (unsigned)(2 * BANK_PAGES * NOR_PAGE),
+           (unsigned)stack_room());
 
     if (control("scomo-bridge:config", config_text, sizeof config_text) != 200 ||
         !parse_config()) {
@@ -505,16 +393,16 @@ int main(void) {
         return 3;
     }
     scomo_platform platform = {
-        .components = {.slots = SLOTS, .slot_capacity = SLOT_CAP, .begin = cs_begin,
-                       .write = cs_write, .commit = cs_commit, .abort = cs_remove,
-                       .resume = cs_resume, .read = cs_read, .inspect = cs_inspect,
-                       .remove = cs_remove},
-        .state = {.max_record_len = SCOMO_SCRATCH_CAP, .read = ss_read, .write = ss_write,
-                  .remove = ss_remove, .next = ss_next},
         .installer = {.install = install, .activate = activate, .deactivate = deactivate,
                       .remove = uninstall},
         .random = {.fill = random_fill},
     };
+    struct stores_layout layout = {.slots = SLOTS, .slot_pages = SLOT_PAGES,
+                                   .bank_pages = BANK_PAGES, .max_record = SCOMO_SCRATCH_CAP};
+    if (!stores_init(&layout, &platform.components, &platform.state)) {
+        printf("the stores do not fit the NOR flash\n");
+        return 3;
+    }
     scomo_config config = {
         .server_uri = cfg.server, .server_id = cfg.server_id, .device_id = cfg.device,
         .model = BOARD_NAME " (C)", .encoding = cfg.encoding, .client_auth = cfg.auth,
@@ -561,9 +449,10 @@ int main(void) {
         errors += error != NULL;
         report(boot, &s, error);
     }
-    printf("seed-flows (C): done, %u round(s) with errors; stack high-water %u B during the "
-           "flows, %u B to start the agent\n",
-           errors, (unsigned)stack_high_water(), (unsigned)boot_stack);
+    printf("seed-flows (C): done, %u round(s) with errors, %u NOR flash violation(s); stack "
+           "high-water %u B during the flows, %u B to start the agent\n",
+           errors, (unsigned)nor_violations(), (unsigned)stack_high_water(),
+           (unsigned)boot_stack);
     scomo_agent_release(agent);
-    return errors ? 1 : 0;
+    return errors ? 1 : nor_violations() ? 2 : 0;
 }
