@@ -15,8 +15,10 @@
  * durable length is the number of leading programmed markers in pages; `resume` after a
  * reset continues there (the next word programmed erases that page again). `commit`
  * programs the waiting bytes (padded with 0xFF), then the commit word: one word program,
- * so the package is complete or still partial. `abort` and `remove` erase the meta page:
- * the slot then holds nothing, and its data pages are erased again as they are reused.
+ * so the package is complete or still partial (a word program is taken as atomic). `abort`
+ * and `remove` (and `begin`, before its record) clear word 0 and then erase the meta page:
+ * once word 0 is cleared the slot holds nothing, even if a cut leaves the erase half done;
+ * the data pages are erased again as they are reused.
  *
  * State store: two banks of `bank_pages` pages after the slots, each a whole snapshot of
  * all records:
@@ -51,7 +53,9 @@ static uint32_t crc32(uint32_t crc, const uint8_t *bytes, size_t len) {
     return ~crc;
 }
 
-static uint32_t round_word(size_t n) { return (uint32_t)((n + NOR_WORD - 1) & ~(NOR_WORD - 1)); }
+static uint32_t round_word(size_t n) {
+    return (uint32_t)((n + NOR_WORD - 1) & ~(NOR_WORD - 1));
+}
 
 /* ---- Component store ---- */
 
@@ -117,14 +121,21 @@ static struct writer *writer_of(uint16_t k) {
     return w;
 }
 
+/* Empties slot `k`: clears its begin magic (the slot holds nothing from then on, whatever
+ * a cut leaves of the erase), then erases the meta page. */
+static bool empty_slot(uint16_t k) {
+    writers[k].live = false;
+    if (nor_word(meta_addr(k)) != ERASED && !nor_program_word(meta_addr(k), 0)) return false;
+    return nor_erase(meta_addr(k));
+}
+
 static scomo_result cs_begin(void *u, uint16_t k, uint64_t declared) {
     (void)u;
     if (k >= layout.slots) return SCOMO_RESULT_INVALID_KEY;
     if (declared > (uint64_t)data_pages() * NOR_PAGE) return SCOMO_RESULT_TOO_LARGE;
-    writers[k].live = false;
     uint32_t record[3] = {SLOT_MAGIC, (uint32_t)declared, 0};
     record[2] = crc32(0, (const uint8_t *)record, 2 * NOR_WORD);
-    if (!nor_erase(meta_addr(k)) || !nor_program(meta_addr(k), record, sizeof record))
+    if (!empty_slot(k) || !nor_program(meta_addr(k), record, sizeof record))
         return SCOMO_RESULT_IO;
     writers[k] = (struct writer){.live = true, .declared = (uint32_t)declared};
     return SCOMO_RESULT_OK;
@@ -166,8 +177,7 @@ static scomo_result cs_commit(void *u, uint16_t k, uint64_t len) {
 static scomo_result cs_remove(void *u, uint16_t k) {
     (void)u;
     if (k >= layout.slots) return SCOMO_RESULT_INVALID_KEY;
-    writers[k].live = false;
-    return nor_erase(meta_addr(k)) ? SCOMO_RESULT_OK : SCOMO_RESULT_IO;
+    return empty_slot(k) ? SCOMO_RESULT_OK : SCOMO_RESULT_IO;
 }
 
 static scomo_result cs_inspect(void *u, uint16_t k, scomo_package_info *i) {
