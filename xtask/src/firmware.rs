@@ -327,7 +327,9 @@ pub fn test() -> Result {
             s.ram()
         );
     }
-    println!("C seed-flow image (gcc -Os, newlib-nano, agent storage and RAM stores included):");
+    println!(
+        "C seed-flow image (gcc -Os, newlib-nano, agent storage and emulated NOR flash included):"
+    );
     for (board, s) in &c_images {
         println!(
             "  {:<12} flash {:>7} B, static RAM {:>7} B (scomo-ffi profile {}{})",
