@@ -38,10 +38,11 @@ use scomo::dm::session::{self, Received, ServerAuth};
 use scomo::mo::{DevDetail, DevInfo, DevInfoLeaf, DmAcc, DmAccLeaf, MoVersion, Scomo};
 use scomo::ops::Platform;
 use scomo::persist::{NorComponentStore, NorStateStore, Partition};
-use scomo::platform::{ComponentStore, RecordId, Rng, RngErrorKind};
+use scomo::platform::{ComponentStore, RecordId};
 use scomo::tree::Tree;
 use scomo_qemu::installer::FirmwareInstaller;
 use scomo_qemu::ram_flash::{ERASED, RamFlash};
+use scomo_qemu::rng::XorShift;
 use scomo_qemu::{exit, stack};
 
 /// The emulated flash: 4-byte words, 1 KiB pages.
@@ -94,23 +95,6 @@ const PKG0_SESSION: u16 = 0x1A2B;
 /// The delivered package the server adds and removes.
 const PACKAGE: &str = "P1";
 const PACKAGE_URI: &str = "./SCOMO/Inventory/Delivered/P1";
-
-/// A xorshift64* generator: session ids and nonces for a test image.
-struct XorShift(u64);
-
-impl Rng for XorShift {
-    type Error = RngErrorKind;
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RngErrorKind> {
-        for b in buf {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            *b = (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8;
-        }
-        Ok(())
-    }
-}
 
 /// The DM server, scripted: it answers every device message with basic credentials, the
 /// Status of the device's header (212, then 200) and of each of its Alerts and Replaces

@@ -36,10 +36,11 @@ use scomo::drivers::{Buffers, RunStats, Stop, run};
 use scomo::mo::{DevDetail, DevInfo, DevInfoLeaf, DmAcc, DmAccLeaf, MoVersion, Scomo};
 use scomo::ops::Platform;
 use scomo::persist::{NorComponentStore, NorStateStore, Partition};
-use scomo::platform::{ComponentStore, RecordId, Rng, RngErrorKind};
+use scomo::platform::{ComponentStore, RecordId};
 use scomo::tree::Tree;
 use scomo_qemu::installer::FirmwareInstaller;
 use scomo_qemu::ram_flash::{ERASED, RamFlash};
+use scomo_qemu::rng::XorShift;
 use scomo_qemu::{board, exit, println, stack};
 
 /// The emulated flash: programmed in 4-byte words, erased in 1 KiB pages (the LM3S6965's
@@ -96,24 +97,6 @@ const MAX_SESSIONS: u32 = 6;
 const CONFIG_URL: &str = "scomo-bridge:config";
 const NEXT_URL: &str = "scomo-bridge:next";
 const REPORT_URL: &str = "scomo-bridge:report";
-
-/// A xorshift64* generator: session ids and nonces for a test image. A real device seeds
-/// its DRBG from a hardware TRNG.
-struct XorShift(u64);
-
-impl Rng for XorShift {
-    type Error = RngErrorKind;
-
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RngErrorKind> {
-        for b in buf {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            *b = (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8;
-        }
-        Ok(())
-    }
-}
 
 /// Writes into a byte slice, failing when it is full.
 struct SliceSink<'a> {

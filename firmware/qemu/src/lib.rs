@@ -2,7 +2,8 @@
 //! `embedded_io::{Read, Write}`, the board chosen by a cargo feature, a small on-target
 //! test harness that reports through semihosting, and the platform pieces of the seed-flow
 //! image: NOR flash emulated in RAM ([`ram_flash`]), the firmware's installer
-//! ([`installer`]) and stack high-water measurement ([`stack`]).
+//! ([`installer`]), a deterministic random source ([`rng`]) and stack high-water
+//! measurement ([`stack`]).
 //!
 //! | feature | QEMU machine | target | UART |
 //! |---|---|---|---|
@@ -24,6 +25,7 @@ pub mod installer;
 mod mmio;
 pub mod pl011;
 pub mod ram_flash;
+pub mod rng;
 pub mod stack;
 mod uart_error;
 
