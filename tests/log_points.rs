@@ -9,11 +9,16 @@
 //! firmware's `defmt-log` image.
 #![cfg(feature = "log")]
 
+mod ops_common;
+
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
+use ops_common::{Rig, package};
+use scomo::codes::StatusCode;
 use scomo::dm::auth::Account;
 use scomo::dm::pkg0::{self, Pkg0Error, ServedSessions};
+use scomo::mock::{CutKind, PowerCut, Script};
 
 const SERVER: Account<'static> = Account {
     name: "com.example.dm",
@@ -53,7 +58,8 @@ fn take() -> Vec<(Level, String)> {
 
 // One test in this file: the logger is global to the process.
 #[test]
-fn package0_refusals_warn_with_the_reason_and_acceptance_logs_the_session_id() {
+fn package0_refusals_warn_and_acceptance_logs_the_session_id_and_a_failed_journal_write_is_an_error()
+ {
     log::set_logger(&CAPTURE).unwrap();
     log::set_max_level(LevelFilter::Trace);
     let mut served = ServedSessions::<4>::new();
@@ -85,5 +91,31 @@ fn package0_refusals_warn_with_the_reason_and_acceptance_logs_the_session_id() {
             Level::Warn,
             "Package #0 refused: AlreadyServed(SessionId(6699))".to_string()
         )]
+    );
+
+    // The device's own failure: the state record cannot be written (the flash fails at its
+    // next operation), so the Exec's 202 must not be sent; the log says why, at error.
+    let mut dev = Rig::<4, 1024>::new(0xFF, Script::default());
+    let bytes = package(&[("com.a", "1.0", "A")], 600);
+    assert_eq!(dev.push("p1", "pkg-1", &bytes, 300), StatusCode::Ok);
+    take();
+    let next = dev.chip.borrow().ops() + 1;
+    dev.chip.borrow_mut().schedule_cut(PowerCut {
+        op: next,
+        kind: CutKind::Before,
+    });
+    assert!(
+        dev.try_exec(
+            "./SCOMO/Inventory/Delivered/p1/Operations/Install",
+            Some("c1")
+        )
+        .is_err()
+    );
+    let logged = take();
+    assert!(
+        logged.iter().any(|(level, line)| *level == Level::Error
+            && line.starts_with("state record (")
+            && line.contains("not written")),
+        "{logged:?}"
     );
 }
