@@ -188,6 +188,19 @@ fn storage<E: StorageError>(e: E) -> ClientError {
     ClientError::Storage(e.kind())
 }
 
+/// Record `id` of the state store decoded with `decode`, or `None` when there is none.
+fn read_record<C, S: StateStore, I, T, E>(
+    p: &mut Platform<'_, C, S, I>,
+    id: RecordId,
+    decode: fn(&[u8]) -> Result<T, E>,
+) -> Result<Option<T>, ClientError> {
+    let Some(n) = p.state.read(id, p.scratch).map_err(storage)? else {
+        return Ok(None);
+    };
+    let bytes = p.scratch.get(..n).ok_or(ClientError::Corrupted)?;
+    decode(bytes).map(Some).map_err(|_| ClientError::Corrupted)
+}
+
 impl<
     'c,
     const DL: usize,
@@ -265,24 +278,10 @@ impl<
         self.due = None;
         self.exec.restore(&mut self.tree, p)?;
         let config = self.config;
-        self.auth = match p
-            .state
-            .read(config.auth_record, p.scratch)
-            .map_err(storage)?
-        {
-            Some(n) => AuthState::decode(p.scratch.get(..n).ok_or(ClientError::Corrupted)?)
-                .map_err(|_| ClientError::Corrupted)?,
-            None => AuthState::initial(config.scheme),
-        };
-        self.served = match p
-            .state
-            .read(config.served_record, p.scratch)
-            .map_err(storage)?
-        {
-            Some(n) => ServedSessions::decode(p.scratch.get(..n).ok_or(ClientError::Corrupted)?)
-                .map_err(|_| ClientError::Corrupted)?,
-            None => ServedSessions::new(),
-        };
+        self.auth = read_record(p, config.auth_record, AuthState::decode)?
+            .unwrap_or_else(|| AuthState::initial(config.scheme));
+        self.served =
+            read_record(p, config.served_record, ServedSessions::decode)?.unwrap_or_default();
         Ok(())
     }
 

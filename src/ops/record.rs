@@ -104,8 +104,9 @@ pub(crate) struct StateHead<'b> {
     pub next_id: u32,
 }
 
-/// Appends `N`-capacity list entries to `into` (which the caller cleared).
-fn list_into<T, const N: usize>(
+/// Appends the entries of a CBOR array to `into` (which the caller cleared); more than
+/// `N` is an error.
+fn list<T, const N: usize>(
     d: &mut Decoder<'_>,
     into: &mut heapless::Vec<T, N>,
     one: fn(&mut Decoder<'_>) -> Result<T, decode::Error>,
@@ -118,15 +119,6 @@ fn list_into<T, const N: usize>(
             .map_err(|_| decode::Error::message("more entries than capacity"))?;
     }
     Ok(())
-}
-
-fn list<T, const N: usize>(
-    d: &mut Decoder<'_>,
-    one: fn(&mut Decoder<'_>) -> Result<T, decode::Error>,
-) -> Result<heapless::Vec<T, N>, decode::Error> {
-    let mut v = heapless::Vec::new();
-    list_into(d, &mut v, one)?;
-    Ok(v)
 }
 
 /// Decodes the state record's `body` (see [`crate::persist::frame::body`]) with the jobs,
@@ -156,9 +148,9 @@ pub(crate) fn decode_state<'b, const J: usize, const O: usize, const P: usize>(
         .get(start..d.position())
         .ok_or(decode::Error::message("tree span"))?;
     let next_id = d.u32()?;
-    list_into(d, jobs, Job::decode)?;
-    list_into(d, outbox, Report::decode)?;
-    list_into(d, packages, Package::decode)?;
+    list(d, jobs, Job::decode)?;
+    list(d, outbox, Report::decode)?;
+    list(d, packages, Package::decode)?;
     if d.position() != body.len() {
         return Err(decode::Error::message("trailing bytes after the state"));
     }
@@ -184,6 +176,8 @@ impl<const O: usize> Encode<()> for Acks<O> {
 
 impl<'b, const O: usize> Decode<'b, ()> for Acks<O> {
     fn decode(d: &mut Decoder<'b>, _: &mut ()) -> Result<Self, decode::Error> {
-        list(d, |d| d.u32()).map(Acks)
+        let mut ids = heapless::Vec::new();
+        list(d, &mut ids, |d| d.u32())?;
+        Ok(Acks(ids))
     }
 }
